@@ -1,0 +1,47 @@
+# evotrans — the README's two commands are `make demo` and `make test`.
+# `make setup` builds .venv (once; later runs return at once) with torch, the
+# pinned fairseq (requirements/fairseq.txt, see docs/fairseq.md) and evotrans.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch for a new .venv. Already have a CUDA torch? Install it into .venv first
+# (setup keeps any torch it finds), or pass e.g. TORCH_SPEC='torch==2.6.0'.
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.evotrans-setup
+DEMO_OUT ?= runs/demo
+
+.PHONY: setup demo test test-all lint bench clean-demo
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/fairseq.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q "numpy>=1.21,<2" cython "setuptools>=68" wheel
+	# fairseq: sha256-pinned, no deps (they would pull torchaudio and a second torch),
+	# built against the torch above; pip caches the built wheel for later set-ups.
+	$(BIN)/python -c "import fairseq" 2>/dev/null || env -u CUDA_HOME \
+	    $(BIN)/python -m pip install --no-deps --no-build-isolation --require-hashes \
+	    -r requirements/fairseq.txt
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/evotrans demo --out $(DEMO_OUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check evotrans fairseq_plugins tests bench scripts
+	$(BIN)/ruff format --check evotrans fairseq_plugins tests bench scripts
+
+bench: $(STAMP)
+	$(BIN)/python -m bench --out docs/benchmarks.md
+
+clean-demo:
+	rm -rf $(DEMO_OUT) data/demo-bin

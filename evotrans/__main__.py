@@ -1,0 +1,5 @@
+import sys
+
+from evotrans.cli import main
+
+sys.exit(main())

@@ -1,0 +1,59 @@
+"""The `evotrans` command line: one sub-command module per command.
+
+Each module in :mod:`evotrans.commands` defines ``register(subparsers)`` which
+adds its parser and sets ``func`` (a callable taking the parsed namespace and
+returning an exit status). Modules are imported only when listed here, and
+they must themselves import heavy libraries lazily.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from evotrans.errors import EvotransError
+
+COMMAND_MODULES = [
+    "evotrans.commands.show",
+    "evotrans.commands.plugin_dir",
+]
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse's own convention)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(
+        prog="evotrans",
+        description="Evolve and reorder Transformer architectures on fairseq.",
+    )
+    from evotrans import __version__
+
+    parser.add_argument("--version", action="version", version=f"evotrans {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
+    subparsers.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status = args.func(args)
+    except EvotransError as err:
+        print(f"evotrans: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("evotrans: interrupted", file=sys.stderr)
+        return 130
+    return int(status or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

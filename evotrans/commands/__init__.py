@@ -1,0 +1,1 @@
+"""Sub-commands of the `evotrans` CLI (see :mod:`evotrans.cli`)."""

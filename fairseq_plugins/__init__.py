@@ -1,0 +1,13 @@
+"""fairseq plugins of evotrans: models whose sublayer order or genome is data.
+
+Load with ``fairseq-train --user-dir $(evotrans plugin-dir) --arch sublayer_lm ...``
+or import the installed package. Importing it registers the architectures and
+allow-lists the few globals fairseq checkpoints pickle, so checkpoints load
+with torch's ``weights_only`` protection left on (see :mod:`.safe_globals`).
+"""
+
+from fairseq_plugins import safe_globals as _safe_globals
+
+_safe_globals.register()
+
+from fairseq_plugins import models  # noqa: E402,F401  (registers the architectures)

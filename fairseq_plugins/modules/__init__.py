@@ -1,0 +1,1 @@
+"""Building blocks of the plugin models (torch + fairseq)."""

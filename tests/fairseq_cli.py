@@ -1,0 +1,54 @@
+"""Helpers for tests that run the real fairseq command-line tools."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PLUGIN_DIR = REPO / "fairseq_plugins"
+_JSON_LOG = re.compile(r"\| (train_inner|train|valid) \| (\{.*\})\s*$")
+
+
+def tool(name: str) -> str:
+    """Path of a console script of the running environment (fairseq-train, evotrans, …)."""
+    candidate = Path(sys.executable).with_name(name)
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(name)
+    return found
+
+
+def run(args: list[str], cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command (argument list, never a shell string) and capture its output."""
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args[:3])} … exited {proc.returncode}\n{proc.stdout[-3000:]}\n"
+            f"{proc.stderr[-3000:]}"
+        )
+    return proc
+
+
+def json_log(output: str, kind: str = "train_inner") -> list[dict]:
+    """fairseq's --log-format json records of one kind, in order."""
+    records = []
+    for line in output.splitlines():
+        match = _JSON_LOG.search(line)
+        if match and match.group(1) == kind:
+            records.append(json.loads(match.group(2)))
+    return records
+
+
+def num_params(output: str) -> tuple[int, int]:
+    """(total, trained) parameter counts from fairseq-train's start-up log."""
+    match = re.search(r"num\. (?:shared )?model params: ([\d,]+) \(num\. trained: ([\d,]+)\)", output)
+    if match is None:
+        raise AssertionError("no parameter count in fairseq-train output")
+    return int(match.group(1).replace(",", "")), int(match.group(2).replace(",", ""))

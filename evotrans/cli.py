@@ -18,6 +18,7 @@ from evotrans.errors import EvotransError
 COMMAND_MODULES = [
     "evotrans.commands.show",
     "evotrans.commands.plugin_dir",
+    "evotrans.commands.prepare",
 ]
 
 
@@ -34,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     from evotrans import __version__
 
     parser.add_argument("--version", action="version", version=f"evotrans {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_ArgumentParser
+    )
     subparsers.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)

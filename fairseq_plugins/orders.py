@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sys
 
+from evotrans.sublayers import parse_order
 from fairseq.utils import safe_getattr
 
 from evotrans.errors import EvotransError
-from evotrans.sublayers import parse_order
 
 
 def exit_on_bad_flag(flag: str, err: EvotransError) -> None:
@@ -27,22 +27,24 @@ def lm_decoder_order(args) -> str:
     text = safe_getattr(args, "decoder_sublayer_order", None)
     coef = safe_getattr(args, "sandwich_coef", None)
     if coef is not None and coef >= 0:
-        if text:
+        sandwich = _parse(f"sandwich:{args.decoder_layers}:{coef}", "lm", "--sandwich-coef")
+        if text and _parse(text, "lm", "--decoder-sublayer-order") != sandwich:
             exit_on_bad_flag(
                 "--sandwich-coef",
-                EvotransError("give either --sandwich-coef or --decoder-sublayer-order, not both"),
+                EvotransError(f"--decoder-sublayer-order {text!r} contradicts --sandwich-coef"),
             )
-        text = f"sandwich:{args.decoder_layers}:{coef}"
-        flag = "--sandwich-coef"
-    else:
-        flag = "--decoder-sublayer-order"
+        return sandwich
     if not text:
         return "sf" * args.decoder_layers
+    return _parse(text, "lm", "--decoder-sublayer-order")
+
+
+def _parse(text: str, role: str, flag: str, auto_cross: bool = False) -> str:
     try:
-        return parse_order(text, role="lm")
+        return parse_order(text, role=role, auto_cross=auto_cross)
     except EvotransError as err:
         exit_on_bad_flag(flag, err)
-        raise  # unreachable
+        raise  # unreachable: exit_on_bad_flag raises SystemExit
 
 
 def encoder_order(args) -> str:
@@ -50,11 +52,7 @@ def encoder_order(args) -> str:
     text = safe_getattr(args, "encoder_sublayer_order", None)
     if not text:
         return "sf" * args.encoder_layers
-    try:
-        return parse_order(text, role="encoder")
-    except EvotransError as err:
-        exit_on_bad_flag("--encoder-sublayer-order", err)
-        raise
+    return _parse(text, "encoder", "--encoder-sublayer-order")
 
 
 def translation_decoder_order(args) -> str:
@@ -63,8 +61,4 @@ def translation_decoder_order(args) -> str:
     text = safe_getattr(args, "decoder_sublayer_order", None)
     if not text:
         return "scf" * args.decoder_layers
-    try:
-        return parse_order(text, role="decoder", auto_cross=True)
-    except EvotransError as err:
-        exit_on_bad_flag("--decoder-sublayer-order", err)
-        raise
+    return _parse(text, "decoder", "--decoder-sublayer-order", auto_cross=True)

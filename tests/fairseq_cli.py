@@ -25,7 +25,9 @@ def tool(name: str) -> str:
     return found
 
 
-def run(args: list[str], cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def run(
+    args: list[str], cwd: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
     """Run a command (argument list, never a shell string) and capture its output."""
     proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
     if check and proc.returncode != 0:
@@ -48,7 +50,9 @@ def json_log(output: str, kind: str = "train_inner") -> list[dict]:
 
 def num_params(output: str) -> tuple[int, int]:
     """(total, trained) parameter counts from fairseq-train's start-up log."""
-    match = re.search(r"num\. (?:shared )?model params: ([\d,]+) \(num\. trained: ([\d,]+)\)", output)
+    match = re.search(
+        r"num\. (?:shared )?model params: ([\d,]+) \(num\. trained: ([\d,]+)\)", output
+    )
     if match is None:
         raise AssertionError("no parameter count in fairseq-train output")
     return int(match.group(1).replace(",", "")), int(match.group(2).replace(",", ""))

@@ -16,8 +16,6 @@ encoder ``layer(x, encoder_padding_mask=...) -> x``; decoder
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch.nn as nn
 from fairseq import utils
 from fairseq.modules import LayerNorm, MultiheadAttention
@@ -25,7 +23,7 @@ from fairseq.modules.fairseq_dropout import FairseqDropout
 from fairseq.modules.quant_noise import quant_noise
 from torch import Tensor
 
-IncrementalState = Optional[dict[str, dict[str, Optional[Tensor]]]]
+IncrementalState = dict[str, dict[str, Tensor | None]] | None
 
 UNSUPPORTED_OPTIONS = ("scale_attn", "scale_heads", "scale_fc", "scale_resids")
 
@@ -87,11 +85,11 @@ class SelfAttentionSublayer(ResidualSublayer):
     def forward(
         self,
         x: Tensor,
-        encoder_out: Optional[Tensor] = None,
-        encoder_padding_mask: Optional[Tensor] = None,
+        encoder_out: Tensor | None = None,
+        encoder_padding_mask: Tensor | None = None,
         incremental_state: IncrementalState = None,
-        self_attn_mask: Optional[Tensor] = None,
-        self_attn_padding_mask: Optional[Tensor] = None,
+        self_attn_mask: Tensor | None = None,
+        self_attn_padding_mask: Tensor | None = None,
         need_attn: bool = False,
         need_head_weights: bool = False,
         **unused,
@@ -139,11 +137,11 @@ class CrossAttentionSublayer(ResidualSublayer):
     def forward(
         self,
         x: Tensor,
-        encoder_out: Optional[Tensor] = None,
-        encoder_padding_mask: Optional[Tensor] = None,
+        encoder_out: Tensor | None = None,
+        encoder_padding_mask: Tensor | None = None,
         incremental_state: IncrementalState = None,
-        self_attn_mask: Optional[Tensor] = None,
-        self_attn_padding_mask: Optional[Tensor] = None,
+        self_attn_mask: Tensor | None = None,
+        self_attn_padding_mask: Tensor | None = None,
         need_attn: bool = False,
         need_head_weights: bool = False,
         **unused,

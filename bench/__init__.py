@@ -1,0 +1,1 @@
+"""evotrans benchmarks: ratios measured side by side in one run (`python -m bench`)."""

@@ -1,0 +1,181 @@
+"""The ``[search]`` table: which algorithm, its constants, the stop conditions.
+
+Defaults are the Evolved Transformer search's (So et al., 2019), see
+``docs`` / ``ET_SPEC.md`` §3:
+
+- ``steps = [60000, 60000, 120000]``: the PDH step set (increments s0, s1,
+  s2; cumulative targets 60k, 120k, 240k).
+- ``population_size = 100``, ``max_children = 15000`` (≈ the paper's 15k
+  child models); mutation probability 2.5 % per gene lives in the genome
+  space's ``[space]`` table (``mutation_p``).
+- ``tournament_size = 25``: the ET paper states no tournament size in what
+  we could check; 25 with a population of 100 is what regularized evolution
+  (Real et al., 2019, AmoebaNet — the evolution PDH builds on) used, i.e.
+  a quarter of the population per tournament.
+- ``population_mode = "aging"``: keep the newest P models (regularized
+  evolution, the paper's choice); ``"remove_worst"`` removes the worst model
+  of each tournament instead.
+- ``hurdle_models`` (m) = ``population_size`` when not given: the first
+  hurdle is the mean of the seed population at s0, later hurdles the mean of
+  the first m models to reach each stage. A list gives one m per hurdle.
+- ``promote_retroactively = true``: models evaluated at a stage before its
+  hurdle was set are checked against it when it is set (including the m
+  models that set it).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from evotrans.errors import EvotransError
+
+ALGORITHMS = ("pdh", "evolution", "random", "asha", "sweep")
+POPULATION_MODES = ("aging", "remove_worst")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    algorithm: str = "pdh"
+    seed: int = 0  # experiment seed: proposal i draws from random.Random(f"{seed}:{i}")
+    steps: tuple[int, ...] = (60000, 60000, 120000)  # per-stage increments s0, s1, ...
+    population_size: int = 100
+    tournament_size: int = 25
+    population_mode: str = "aging"
+    hurdle_models: int | tuple[int, ...] | None = None  # m; None = population_size
+    promote_retroactively: bool = True
+    max_children: int | None = 15000  # individuals proposed (seed population included)
+    max_total_steps: int | None = None  # training steps over all trials
+    stages: int | None = None  # random/evolution/sweep: stages each individual trains (None: all)
+    eta: int = 3  # ASHA reduction factor
+    train_seed: int = 1  # fairseq --seed of every trial (sweeps may override per individual)
+    specs: tuple[str, ...] = ()  # sweep: the individuals to train
+    seeds: tuple[int, ...] = ()  # sweep: training seeds (each spec × each seed)
+
+    # -- derived ---------------------------------------------------------------------------
+
+    @property
+    def cumulative(self) -> tuple[int, ...]:
+        """Cumulative step targets per stage (60k, 120k, 240k by default)."""
+        return tuple(itertools.accumulate(self.steps))
+
+    @property
+    def n_stages(self) -> int:
+        return len(self.steps)
+
+    @property
+    def train_stages(self) -> int:
+        """How many stages one-trial algorithms train each individual through."""
+        return self.stages if self.stages is not None else self.n_stages
+
+    def hurdle_m(self, stage: int) -> int:
+        m = self.hurdle_models
+        if m is None:
+            return self.population_size
+        if isinstance(m, int):
+            return m
+        return m[stage] if stage < len(m) else m[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, tuple):
+                out[key] = list(value)
+        return out
+
+    # -- parsing ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, table: Mapping[str, Any] | None, where: str = "search") -> SearchConfig:
+        """Build and validate; every error names the key (``search.tournament_size: ...``)."""
+        table = dict(table or {})
+        known = {f.name for f in fields(cls)}
+        for key in table:
+            if key not in known:
+                raise EvotransError(
+                    f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})"
+                )
+        values: dict[str, Any] = {}
+
+        def integer(key: str, minimum: int, optional: bool = False) -> None:
+            if key not in table:
+                return
+            value = table[key]
+            if value is None and optional:
+                values[key] = None
+                return
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise EvotransError(f"{where}.{key}: must be an integer >= {minimum}")
+            values[key] = value
+
+        if "algorithm" in table:
+            if table["algorithm"] not in ALGORITHMS:
+                raise EvotransError(
+                    f"{where}.algorithm: {table['algorithm']!r} is not one of "
+                    f"{', '.join(ALGORITHMS)}"
+                )
+            values["algorithm"] = table["algorithm"]
+        if "population_mode" in table:
+            if table["population_mode"] not in POPULATION_MODES:
+                raise EvotransError(
+                    f"{where}.population_mode: {table['population_mode']!r} is not one of "
+                    f"{', '.join(POPULATION_MODES)}"
+                )
+            values["population_mode"] = table["population_mode"]
+        integer("seed", -(2**63))
+        integer("population_size", 1)
+        integer("tournament_size", 1)
+        integer("max_children", 1, optional=True)
+        integer("max_total_steps", 1, optional=True)
+        integer("stages", 1, optional=True)
+        integer("eta", 2)
+        integer("train_seed", 0)
+        if "steps" in table:
+            values["steps"] = _int_list(table["steps"], f"{where}.steps", minimum=1)
+            if not values["steps"]:
+                raise EvotransError(f"{where}.steps: needs at least one step budget")
+        if "hurdle_models" in table and table["hurdle_models"] is not None:
+            m = table["hurdle_models"]
+            if isinstance(m, int) and not isinstance(m, bool):
+                if m < 1:
+                    raise EvotransError(f"{where}.hurdle_models: must be >= 1")
+                values["hurdle_models"] = m
+            else:
+                values["hurdle_models"] = _int_list(m, f"{where}.hurdle_models", minimum=1)
+        if "promote_retroactively" in table:
+            if not isinstance(table["promote_retroactively"], bool):
+                raise EvotransError(f"{where}.promote_retroactively: must be true or false")
+            values["promote_retroactively"] = table["promote_retroactively"]
+        if "specs" in table:
+            specs = table["specs"]
+            if isinstance(specs, str) or not all(isinstance(s, str) for s in specs):
+                raise EvotransError(f"{where}.specs: must be a list of strings")
+            values["specs"] = tuple(specs)
+        if "seeds" in table:
+            values["seeds"] = _int_list(table["seeds"], f"{where}.seeds", minimum=0)
+        config = cls(**values)
+        if config.stages is not None and config.stages > config.n_stages:
+            raise EvotransError(
+                f"{where}.stages: {config.stages} is more than the {config.n_stages} step budgets"
+            )
+        if (
+            config.max_children is None
+            and config.max_total_steps is None
+            and (config.algorithm != "sweep")
+        ):
+            raise EvotransError(f"{where}: set max_children or max_total_steps (or both)")
+        if config.algorithm == "sweep" and not config.specs:
+            raise EvotransError(f"{where}.specs: a sweep needs at least one spec")
+        return config
+
+
+def _int_list(value: Any, where: str, minimum: int) -> tuple[int, ...]:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise EvotransError(f"{where}: must be a list of integers")
+    out = tuple(value)
+    for item in out:
+        if isinstance(item, bool) or not isinstance(item, int) or item < minimum:
+            raise EvotransError(f"{where}: {item!r} is not an integer >= {minimum}")
+    return out

@@ -1,0 +1,368 @@
+"""The search loop: ask the algorithm, run trials on a launcher, record results.
+
+``run(store, algorithm, launcher)``:
+
+1. takes the experiment's lock file (one driver per experiment);
+2. recovers: trials a killed driver left ``running`` are re-attached to
+   (launchers that can, e.g. Slurm jobs still alive) or set back to
+   ``pending``; pending trials are then submitted again by ``ask`` — the same
+   row, ``attempts`` + 1 when started. Finished trials are never rerun;
+3. keeps up to ``launcher.capacity`` trials in flight: each start is one
+   transaction (``running``, attempts + 1), each result another; a trial
+   whose status is not ``ok`` (or whose runner raised) is recorded and the
+   search goes on;
+4. returns (a final :class:`Progress`) when ``ask`` has nothing to start and
+   nothing is in flight: the algorithm is done.
+
+Kill it at any moment and run it again: it continues from the store.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from evotrans.errors import EvotransError
+from evotrans.search.base import SearchAlgorithm
+from evotrans.search.config import SearchConfig
+from evotrans.search.spaces import SearchSpace, space_from_config
+from evotrans.search.types import TrialResult
+from evotrans.store import ExperimentStore, Trial, db_path
+
+LOCK_NAME = "driver.lock"
+ERROR_TAIL_LINES = 20
+
+
+@dataclass
+class Progress:
+    """What a live display shows; passed to the ``progress`` callback."""
+
+    individuals: int = 0  # proposed
+    models_trained: int = 0  # individuals with at least one finished trial
+    trials_finished: int = 0
+    trials_failed: int = 0  # finished with a status other than ok
+    in_flight: int = 0
+    hurdles: dict[int, float] = field(default_factory=dict)
+    best_fitness: float | None = None
+    best_individual: int | None = None
+    best_spec: str | None = None
+    steps_trained: int = 0
+    wall_time: float = 0.0  # summed over trials
+    tokens: int = 0
+    elapsed: float = 0.0  # this driver session
+    eta_s: float | None = None
+    max_children: int | None = None
+    max_total_steps: int | None = None
+    last_trial: Trial | None = None
+    done: bool = False
+
+
+ProgressCallback = Callable[[Progress], None]
+Hook = Callable[[str, int], None]
+
+
+class DriverLock:
+    """An exclusive ``flock`` on ``<experiment>/driver.lock`` (released by the
+    kernel when the process dies, even by SIGKILL)."""
+
+    def __init__(self, directory: str | Path):
+        self.path = Path(directory) / LOCK_NAME
+        self._fd: int | None = None
+
+    def __enter__(self) -> DriverLock:
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise EvotransError(
+                f"{self.path.parent}: another driver (pid {holder}) is running this experiment"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+# -- building ---------------------------------------------------------------------------------
+
+ALGORITHMS = {
+    "pdh": ("evotrans.search.pdh", "PDH"),
+    "evolution": ("evotrans.search.evolution", "Evolution"),
+    "random": ("evotrans.search.random_search", "RandomSearch"),
+    "asha": ("evotrans.search.asha", "ASHA"),
+    "sweep": ("evotrans.search.sweep", "Sweep"),
+}
+
+
+def algorithm_class(name: str) -> type[SearchAlgorithm]:
+    import importlib
+
+    module, cls = ALGORITHMS[name]
+    return getattr(importlib.import_module(module), cls)
+
+
+def check_config(config: Mapping[str, Any]) -> tuple[SearchConfig, SearchSpace]:
+    """Validate the ``search`` and ``space`` tables (and a sweep's specs)."""
+    if not isinstance(config.get("space"), Mapping):
+        raise EvotransError('space: missing (a table with kind = "order" or "genome")')
+    search = SearchConfig.from_dict(config.get("search"))
+    space = space_from_config(config["space"])
+    for i, spec in enumerate(search.specs):
+        try:
+            space.validate(spec)
+        except EvotransError as err:
+            raise EvotransError(f"search.specs[{i}]: {err}") from None
+    task = config.get("task", {})
+    if not isinstance(task, Mapping):
+        raise EvotransError("task: must be a table")
+    return search, space
+
+
+def create_experiment(
+    location: str | Path, config: Mapping[str, Any], *, exist_ok: bool = False
+) -> ExperimentStore:
+    """Validate ``config`` (tables ``search``, ``space``, ``task``) and create the store."""
+    search, _ = check_config(config)
+    return ExperimentStore.create(
+        location,
+        config=config,
+        seed=search.seed,
+        algorithm=search.algorithm,
+        kind="sweep" if search.algorithm == "sweep" else "evolve",
+        exist_ok=exist_ok,
+    )
+
+
+def make_algorithm(store: ExperimentStore, space: SearchSpace | None = None) -> SearchAlgorithm:
+    """The algorithm the store's config describes (resume = this on a reopened store)."""
+    config = store.config
+    search, configured_space = check_config(config)
+    cls = algorithm_class(search.algorithm)
+    return cls(store, space or configured_space, search, task=dict(config.get("task", {})))
+
+
+def run_experiment(
+    location: str | Path,
+    config: Mapping[str, Any] | None = None,
+    *,
+    launcher: Any,
+    progress: ProgressCallback | None = None,
+    poll_interval: float = 0.5,
+) -> Progress:
+    """Create (``config`` given, or resume an identical one) or resume an experiment and run it."""
+    if config is not None:
+        store = create_experiment(location, config, exist_ok=True)
+    else:
+        store = ExperimentStore.open(location)
+    with store:
+        return run(
+            store, make_algorithm(store), launcher, progress=progress, poll_interval=poll_interval
+        )
+
+
+# -- the loop ---------------------------------------------------------------------------------
+
+
+def run(
+    store: ExperimentStore,
+    algorithm: SearchAlgorithm,
+    launcher: Any,
+    *,
+    progress: ProgressCallback | None = None,
+    hook: Hook | None = None,
+    poll_interval: float = 0.5,
+    max_in_flight: int | None = None,
+    lock: bool = True,
+) -> Progress:
+    """Run ``algorithm`` until it is done; see the module docstring.
+
+    ``hook(event, trial_id)`` is called after each state change
+    (``proposed``, ``started``, ``recorded``, ``synced``) — for tests that
+    kill the driver at exact points.
+    """
+    capacity = max_in_flight or getattr(launcher, "capacity", 1)
+    guard = DriverLock(store.directory) if lock else nullcontext()
+    with guard:
+        tracker = _Tracker(store, algorithm.config)
+        in_flight = _recover(store, algorithm, launcher)
+        _emit(progress, tracker, in_flight, None, False)
+        try:
+            while True:
+                while len(in_flight) < capacity:
+                    request = algorithm.ask(in_flight.keys())
+                    if request is None:
+                        break
+                    _event(hook, "proposed", request.trial_id)
+                    trial = store.mark_running(request.trial_id)
+                    request = replace(request, attempt=trial.attempts)
+                    _event(hook, "started", trial.id)
+                    handle = launcher.submit(request)
+                    job_ref = getattr(launcher, "job_ref", None)
+                    ref = job_ref(handle) if job_ref is not None else None
+                    if ref is not None:
+                        store.set_job_ref(trial.id, ref)
+                    in_flight[trial.id] = handle
+                if not in_flight:
+                    break
+                _wait(launcher, list(in_flight.values()), poll_interval)
+                for trial_id in sorted(i for i, h in in_flight.items() if h.done()):
+                    handle = in_flight.pop(trial_id)
+                    trial = store.record_result(trial_id, _result_of(handle))
+                    _event(hook, "recorded", trial_id)
+                    algorithm.sync()
+                    _event(hook, "synced", trial_id)
+                    _emit(progress, tracker, in_flight, trial, False)
+        finally:
+            launcher.shutdown(wait=False)
+        return _emit(progress, tracker, in_flight, None, True)
+
+
+def _recover(store: ExperimentStore, algorithm: SearchAlgorithm, launcher: Any) -> dict[int, Any]:
+    """Re-attach to still-running jobs where the launcher can; the rest → pending."""
+    in_flight: dict[int, Any] = {}
+    reattach = getattr(launcher, "reattach", None)
+    if reattach is not None:
+        for trial in store.trials(status="running"):
+            if trial.job_ref:
+                handle = reattach(trial.job_ref, algorithm.request_for(trial))
+                if handle is not None:
+                    in_flight[trial.id] = handle
+    store.reset_running(keep=in_flight)
+    algorithm.sync()
+    return in_flight
+
+
+def _result_of(handle: Any) -> TrialResult:
+    try:
+        result = handle.result()
+    except Exception as exc:  # the runner raised or the job died: a failed trial
+        tail = traceback.format_exception(exc)
+        text = "".join(tail).rstrip().splitlines()[-ERROR_TAIL_LINES:]
+        return TrialResult(
+            status="failed", error=f"{type(exc).__name__}: {exc}\n" + "\n".join(text)
+        )
+    if isinstance(result, TrialResult):
+        return result
+    if isinstance(result, Mapping):
+        try:
+            return TrialResult(**result)
+        except TypeError:
+            pass
+    return TrialResult(
+        status="failed", error=f"runner returned {type(result).__name__}, not a TrialResult"
+    )
+
+
+def _wait(launcher: Any, handles: list[Any], timeout: float) -> None:
+    if any(h.done() for h in handles):
+        return
+    wait = getattr(launcher, "wait", None)
+    if wait is not None:
+        wait(handles, timeout)
+    else:
+        time.sleep(timeout)
+
+
+def _event(hook: Hook | None, name: str, trial_id: int) -> None:
+    if hook is not None:
+        hook(name, trial_id)
+
+
+class _Tracker:
+    """Builds :class:`Progress`; ETA from this session's rate of steps or models."""
+
+    def __init__(self, store: ExperimentStore, config: SearchConfig):
+        self.store = store
+        self.config = config
+        self.start = time.monotonic()
+        self.start_steps = store.budget().steps_trained
+        self.start_models = self._models()
+
+    def _models(self) -> int:
+        return self.store.count_evaluated()
+
+    def progress(self, in_flight: int, last: Trial | None, done: bool) -> Progress:
+        budget = self.store.budget()
+        elapsed = time.monotonic() - self.start
+        models = self._models()
+        best = self.store.best(1)
+        p = Progress(
+            individuals=self.store.count_individuals(),
+            models_trained=models,
+            trials_finished=budget.trials_finished,
+            trials_failed=budget.trials_finished - self.store.count_trials("ok"),
+            in_flight=in_flight,
+            hurdles={s: h.value for s, h in self.store.hurdles().items()},
+            steps_trained=budget.steps_trained,
+            wall_time=budget.wall_time,
+            tokens=budget.tokens,
+            elapsed=elapsed,
+            max_children=self.config.max_children,
+            max_total_steps=self.config.max_total_steps,
+            last_trial=last,
+            done=done,
+        )
+        if best:
+            individual, trial = best[0]
+            p.best_fitness, p.best_individual, p.best_spec = (
+                trial.fitness,
+                individual.id,
+                individual.spec,
+            )
+        p.eta_s = 0.0 if done else self._eta(p)
+        return p
+
+    def _eta(self, p: Progress) -> float | None:
+        if p.elapsed <= 0:
+            return None
+        etas = []
+        steps_rate = (p.steps_trained - self.start_steps) / p.elapsed
+        if self.config.max_total_steps is not None and steps_rate > 0:
+            etas.append(max(0, self.config.max_total_steps - p.steps_trained) / steps_rate)
+        models_rate = (p.models_trained - self.start_models) / p.elapsed
+        if self.config.max_children is not None and models_rate > 0:
+            etas.append(max(0, self.config.max_children - p.models_trained) / models_rate)
+        etas = [e for e in etas if math.isfinite(e)]
+        return min(etas) if etas else None
+
+
+def _emit(
+    callback: ProgressCallback | None,
+    tracker: _Tracker,
+    in_flight: Mapping[int, Any],
+    last: Trial | None,
+    done: bool,
+) -> Progress:
+    p = tracker.progress(len(in_flight), last, done)
+    if callback is not None:
+        callback(p)
+    return p
+
+
+__all__ = [
+    "DriverLock",
+    "Progress",
+    "algorithm_class",
+    "check_config",
+    "create_experiment",
+    "db_path",
+    "make_algorithm",
+    "run",
+    "run_experiment",
+]

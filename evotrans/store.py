@@ -1,0 +1,822 @@
+"""The experiment store: one SQLite file per experiment.
+
+Everything a search knows lives here, so a driver killed at any moment (even
+``kill -9``) resumes by reopening the file: every state change is one SQLite
+transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), the database runs in WAL mode
+with ``synchronous=FULL`` and foreign keys on. Nothing is ever half-written;
+an interrupted transaction is rolled back by SQLite when the file is reopened.
+
+Tables (schema version :data:`SCHEMA_VERSION`, also in ``PRAGMA user_version``):
+
+``experiment``
+    key/value: ``config`` (JSON), ``seed``, ``algorithm``, ``kind``
+    (``evolve`` | ``sweep``), ``created`` (unix time), ``schema_version``.
+``individuals``
+    one architecture each: ``seq`` (proposal order, 0, 1, 2, ...),
+    ``spec_kind`` (``genome`` | ``order``), ``spec`` (canonical text),
+    ``hash``, ``parent_id``, ``mutation`` (what the mutation changed),
+    ``origin`` (``seed`` | ``mutation`` | ``random`` | ``fixed``), ``params``,
+    ``seed`` (training-seed override, sweeps), ``removed_seq`` (remove-worst
+    population mode: the proposal that removed it), ``created_at``.
+``trials``
+    one (individual, stage) each — ``UNIQUE(individual_id, stage)``: ``steps``
+    (cumulative target), ``start_steps`` (cumulative steps it starts from),
+    ``status`` (pending/running/ok/failed/diverged/timeout/oom), results
+    (``fitness``, ``valid_ppl``, ``test_ppl``, ``bleu``, ``bleu_signature``,
+    ``params``, ``steps_done``, ``wall_time``, ``tokens``), ``trial_dir``
+    (relative to the experiment directory), ``log_path``, ``error``,
+    ``resumed_from_trial`` (the previous stage's trial), ``final``,
+    ``job_ref`` (launcher job id), ``finish_seq`` (completion order),
+    ``attempts`` (times started), ``created_at``/``started_at``/``finished_at``.
+``hurdles``
+    ``stage`` → ``value`` (mean fitness of the first ``n_models`` models
+    evaluated at that stage), ``set_seq`` (``finish_seq`` of the last of them),
+    ``set_at``. A hurdle, once written, is never changed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from evotrans.errors import EvotransError
+from evotrans.search.types import FINISHED_STATUSES, SPEC_KINDS, STATUSES, TrialResult
+
+SCHEMA_VERSION = 1
+DB_NAME = "experiment.sqlite"
+ORIGINS = ("seed", "mutation", "random", "fixed")
+KINDS = ("evolve", "sweep")
+
+_IN = "', '".join
+_SCHEMA = [
+    """CREATE TABLE experiment (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )""",
+    f"""CREATE TABLE individuals (
+        id INTEGER PRIMARY KEY,
+        seq INTEGER NOT NULL UNIQUE,
+        spec_kind TEXT NOT NULL CHECK (spec_kind IN ('{_IN(SPEC_KINDS)}')),
+        spec TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        parent_id INTEGER REFERENCES individuals(id),
+        mutation TEXT,
+        origin TEXT NOT NULL CHECK (origin IN ('{_IN(ORIGINS)}')),
+        params INTEGER,
+        seed INTEGER,
+        removed_seq INTEGER,
+        created_at REAL NOT NULL
+    )""",
+    "CREATE INDEX individuals_hash ON individuals(hash)",
+    f"""CREATE TABLE trials (
+        id INTEGER PRIMARY KEY,
+        individual_id INTEGER NOT NULL REFERENCES individuals(id),
+        stage INTEGER NOT NULL CHECK (stage >= 0),
+        steps INTEGER NOT NULL CHECK (steps > 0),
+        start_steps INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('{_IN(STATUSES)}')),
+        fitness REAL,
+        valid_ppl REAL,
+        test_ppl REAL,
+        bleu REAL,
+        bleu_signature TEXT,
+        params INTEGER,
+        steps_done INTEGER,
+        wall_time REAL,
+        tokens INTEGER,
+        trial_dir TEXT NOT NULL,
+        log_path TEXT,
+        error TEXT,
+        resumed_from_trial INTEGER REFERENCES trials(id),
+        final INTEGER NOT NULL DEFAULT 0,
+        job_ref TEXT,
+        finish_seq INTEGER UNIQUE,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        UNIQUE (individual_id, stage)
+    )""",
+    "CREATE INDEX trials_status ON trials(status, id)",
+    "CREATE INDEX trials_stage ON trials(stage, status, fitness)",
+    """CREATE TABLE hurdles (
+        stage INTEGER PRIMARY KEY,
+        value REAL NOT NULL,
+        n_models INTEGER NOT NULL,
+        set_seq INTEGER,
+        set_at REAL NOT NULL
+    )""",
+]
+
+# Steps a trial trained: a finished trial from its reported cumulative steps
+# (an ok trial without a report counts its target), an unfinished one nothing.
+_TRAINED_SQL = """CASE WHEN status IN ('pending', 'running') THEN 0
+    ELSE MAX(0, COALESCE(steps_done, CASE WHEN status = 'ok' THEN steps ELSE start_steps END)
+             - start_steps) END"""
+_RESERVED_SQL = "CASE WHEN status IN ('pending', 'running') THEN steps - start_steps ELSE 0 END"
+
+
+@dataclass(frozen=True)
+class Individual:
+    id: int
+    seq: int
+    spec_kind: str
+    spec: str
+    hash: str
+    parent_id: int | None
+    mutation: str | None
+    origin: str
+    params: int | None
+    seed: int | None
+    removed_seq: int | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Trial:
+    id: int
+    individual_id: int
+    stage: int
+    steps: int
+    start_steps: int
+    status: str
+    fitness: float | None
+    valid_ppl: float | None
+    test_ppl: float | None
+    bleu: float | None
+    bleu_signature: str | None
+    params: int | None
+    steps_done: int | None
+    wall_time: float | None
+    tokens: int | None
+    trial_dir: str
+    log_path: str | None
+    error: str | None
+    resumed_from_trial: int | None
+    final: int
+    job_ref: str | None
+    finish_seq: int | None
+    attempts: int
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def trained_steps(self) -> int:
+        """Steps trained by this trial itself (0 while unfinished)."""
+        if not self.finished:
+            return 0
+        done = self.steps_done
+        if done is None:
+            done = self.steps if self.status == "ok" else self.start_steps
+        return max(0, done - self.start_steps)
+
+
+@dataclass(frozen=True)
+class Hurdle:
+    stage: int
+    value: float
+    n_models: int
+    set_seq: int | None
+    set_at: float
+
+
+@dataclass(frozen=True)
+class Member:
+    """An individual as the population sees it: its last evaluated fitness."""
+
+    id: int
+    seq: int
+    fitness: float | None  # fitness of its highest ok stage (None: never evaluated ok)
+    stage: int | None  # that stage
+    removed_seq: int | None
+
+    @property
+    def key(self) -> float:
+        return (
+            self.fitness if self.fitness is not None and not math.isnan(self.fitness) else -math.inf
+        )
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Compute spent (finished trials) and reserved (pending/running trials)."""
+
+    steps_trained: int
+    steps_reserved: int
+    wall_time: float
+    tokens: int
+    trials: int
+    trials_finished: int
+
+    @property
+    def steps_committed(self) -> int:
+        return self.steps_trained + self.steps_reserved
+
+
+@dataclass
+class StageSummary:
+    stage: int
+    counts: dict[str, int] = field(default_factory=dict)  # status -> trials
+    hurdle: float | None = None
+    hurdle_models: int | None = None
+    best_fitness: float | None = None
+    best_individual: int | None = None
+    best_trial: int | None = None
+    steps: int | None = None  # cumulative steps of this stage's trials (max seen)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _row(cls, row: sqlite3.Row | None):
+    return None if row is None else cls(**{f.name: row[f.name] for f in fields(cls)})
+
+
+def db_path(location: str | Path) -> Path:
+    """The SQLite file of an experiment directory (or the file itself)."""
+    path = Path(location)
+    return path if path.suffix in (".sqlite", ".db") else path / DB_NAME
+
+
+class ExperimentStore:
+    """One experiment's SQLite database; see the module docstring for the schema.
+
+    A store may be used from several threads (calls are serialized by a lock);
+    several processes may read it at once (WAL), but only one driver should
+    write (the driver holds a lock file for that).
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 60.0):
+        self.path = Path(path)
+        self.directory = self.path.parent
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._conn = sqlite3.connect(
+            str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            self._conn.close()
+            raise EvotransError(
+                f"{self.path}: store schema version {version} is newer than this evotrans "
+                f"({SCHEMA_VERSION})"
+            )
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        location: str | Path,
+        *,
+        config: Mapping[str, Any],
+        seed: int = 0,
+        algorithm: str = "pdh",
+        kind: str = "evolve",
+        exist_ok: bool = False,
+    ) -> ExperimentStore:
+        """Create the experiment (directory and database) in one transaction.
+
+        With ``exist_ok`` an existing experiment is opened instead when its
+        stored config equals ``config``; a different config is an error.
+        """
+        if kind not in KINDS:
+            raise EvotransError(f"experiment kind {kind!r} is not one of {', '.join(KINDS)}")
+        path = db_path(location)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        store = cls(path)
+        try:
+            if store.initialized:
+                if not exist_ok:
+                    raise EvotransError(f"{path.parent}: experiment already exists (resume it)")
+                if _canonical(store.config) != _canonical(config):
+                    raise EvotransError(
+                        f"{path.parent}: experiment exists with a different config "
+                        "(resume it, or choose a new directory)"
+                    )
+                return store
+            now = time.time()
+            with store.transaction() as conn:
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                meta = {
+                    "config": _canonical(config),
+                    "seed": str(int(seed)),
+                    "algorithm": algorithm,
+                    "kind": kind,
+                    "created": repr(now),
+                    "schema_version": str(SCHEMA_VERSION),
+                }
+                conn.executemany("INSERT INTO experiment(key, value) VALUES (?, ?)", meta.items())
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @classmethod
+    def open(cls, location: str | Path) -> ExperimentStore:
+        """Open an existing experiment; a clear error if there is none."""
+        path = db_path(location)
+        if not path.is_file():
+            raise EvotransError(f"{path.parent}: no experiment here (missing {path.name})")
+        store = cls(path)
+        if not store.initialized:
+            store.close()
+            raise EvotransError(f"{path}: not an evotrans experiment store (empty or incomplete)")
+        return store
+
+    @property
+    def initialized(self) -> bool:
+        return self._conn.execute("PRAGMA user_version").fetchone()[0] >= 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> ExperimentStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error); nests (outermost wins)."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._depth -= 1
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self._conn
+            except BaseException:
+                self._depth = 0
+                self._conn.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, tuple(args)).fetchall()
+
+    def _one(self, sql: str, args: Iterable[Any] = ()) -> sqlite3.Row | None:
+        with self._lock:
+            return self._conn.execute(sql, tuple(args)).fetchone()
+
+    # -- experiment ----------------------------------------------------------------------------
+
+    def meta(self) -> dict[str, str]:
+        return {
+            row["key"]: row["value"] for row in self._query("SELECT key, value FROM experiment")
+        }
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self._one("SELECT value FROM experiment WHERE key = ?", (key,))
+        return default if row is None else row["value"]
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO experiment(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, str(value)),
+            )
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return json.loads(self.get_meta("config", "{}"))
+
+    @property
+    def seed(self) -> int:
+        return int(self.get_meta("seed", "0"))
+
+    @property
+    def algorithm(self) -> str:
+        return self.get_meta("algorithm", "")
+
+    @property
+    def kind(self) -> str:
+        return self.get_meta("kind", "evolve")
+
+    @property
+    def created(self) -> float:
+        return float(self.get_meta("created", "0"))
+
+    # -- individuals --------------------------------------------------------------------------
+
+    def next_seq(self) -> int:
+        row = self._one("SELECT COALESCE(MAX(seq) + 1, 0) AS n FROM individuals")
+        return int(row["n"])
+
+    def add_individual(
+        self,
+        *,
+        spec_kind: str,
+        spec: str,
+        hash: str,
+        origin: str,
+        parent_id: int | None = None,
+        mutation: str | None = None,
+        params: int | None = None,
+        seed: int | None = None,
+        expected_seq: int | None = None,
+        first_trial: Mapping[str, Any] | None = None,
+        remove: Iterable[int] = (),
+    ) -> tuple[Individual, Trial | None]:
+        """Record a proposal in one transaction: the individual, optionally its
+        first trial (keyword arguments of :meth:`add_trial`) and the population
+        members it removes (remove-worst mode, ``removed_seq`` = its seq).
+
+        ``expected_seq`` guards determinism: the proposal was drawn with the RNG
+        of that seq, so it must get exactly that seq.
+        """
+        if origin not in ORIGINS:
+            raise ValueError(f"origin {origin!r} is not one of {ORIGINS}")
+        with self.transaction() as conn:
+            seq = int(
+                conn.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM individuals").fetchone()[0]
+            )
+            if expected_seq is not None and seq != expected_seq:
+                raise RuntimeError(f"proposal drawn for seq {expected_seq} but the next is {seq}")
+            cur = conn.execute(
+                "INSERT INTO individuals(seq, spec_kind, spec, hash, parent_id, mutation, origin,"
+                " params, seed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    seq,
+                    spec_kind,
+                    spec,
+                    hash,
+                    parent_id,
+                    mutation,
+                    origin,
+                    params,
+                    seed,
+                    time.time(),
+                ),
+            )
+            individual_id = int(cur.lastrowid)
+            for member in remove:
+                conn.execute(
+                    "UPDATE individuals SET removed_seq = ? WHERE id = ? AND removed_seq IS NULL",
+                    (seq, member),
+                )
+            trial = None
+            if first_trial is not None:
+                trial = self.add_trial(individual_id, **first_trial)
+            individual = self.individual(individual_id)
+        return individual, trial
+
+    def individual(self, individual_id: int) -> Individual:
+        row = self._one("SELECT * FROM individuals WHERE id = ?", (individual_id,))
+        if row is None:
+            raise KeyError(f"no individual {individual_id}")
+        return _row(Individual, row)
+
+    def individual_by_seq(self, seq: int) -> Individual | None:
+        return _row(Individual, self._one("SELECT * FROM individuals WHERE seq = ?", (seq,)))
+
+    def individuals(self) -> list[Individual]:
+        return [_row(Individual, r) for r in self._query("SELECT * FROM individuals ORDER BY seq")]
+
+    def count_individuals(self) -> int:
+        return int(self._one("SELECT COUNT(*) FROM individuals")[0])
+
+    def count_evaluated(self) -> int:
+        """Individuals with at least one finished trial."""
+        return int(
+            self._one(
+                "SELECT COUNT(DISTINCT individual_id) FROM trials"
+                " WHERE status NOT IN ('pending', 'running')"
+            )[0]
+        )
+
+    def members(self, *, newest: int | None = None, include_removed: bool = True) -> list[Member]:
+        """Evaluated individuals (at least one finished trial), newest first,
+        each with its last evaluated fitness (its highest ok stage)."""
+        sql = """
+            SELECT i.id, i.seq, i.removed_seq,
+                   (SELECT t.fitness FROM trials t WHERE t.individual_id = i.id
+                      AND t.status = 'ok' ORDER BY t.stage DESC LIMIT 1) AS fitness,
+                   (SELECT MAX(t.stage) FROM trials t WHERE t.individual_id = i.id
+                      AND t.status = 'ok') AS stage
+            FROM individuals i
+            WHERE EXISTS (SELECT 1 FROM trials t WHERE t.individual_id = i.id
+                          AND t.status NOT IN ('pending', 'running'))
+        """
+        if not include_removed:
+            sql += " AND i.removed_seq IS NULL"
+        sql += " ORDER BY i.seq DESC"
+        args: tuple = ()
+        if newest is not None:
+            sql += " LIMIT ?"
+            args = (int(newest),)
+        return [
+            Member(r["id"], r["seq"], r["fitness"], r["stage"], r["removed_seq"])
+            for r in self._query(sql, args)
+        ]
+
+    # -- trials ---------------------------------------------------------------------------------
+
+    def add_trial(
+        self,
+        individual_id: int,
+        *,
+        stage: int,
+        steps: int,
+        start_steps: int = 0,
+        resumed_from: int | None = None,
+        final: bool = False,
+    ) -> Trial:
+        """A new pending trial; its directory is ``trials/i<individual>-s<stage>``."""
+        if steps <= start_steps:
+            raise ValueError(f"trial steps {steps} must exceed start steps {start_steps}")
+        trial_dir = f"trials/i{individual_id:06d}-s{stage}"
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO trials(individual_id, stage, steps, start_steps, status, trial_dir,"
+                " resumed_from_trial, final, created_at)"
+                " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
+                (
+                    individual_id,
+                    stage,
+                    steps,
+                    start_steps,
+                    trial_dir,
+                    resumed_from,
+                    int(final),
+                    time.time(),
+                ),
+            )
+            return self.trial(int(cur.lastrowid))
+
+    def trial(self, trial_id: int) -> Trial:
+        row = self._one("SELECT * FROM trials WHERE id = ?", (trial_id,))
+        if row is None:
+            raise KeyError(f"no trial {trial_id}")
+        return _row(Trial, row)
+
+    def find_trial(self, individual_id: int, stage: int) -> Trial | None:
+        row = self._one(
+            "SELECT * FROM trials WHERE individual_id = ? AND stage = ?", (individual_id, stage)
+        )
+        return _row(Trial, row)
+
+    def trials(
+        self,
+        *,
+        status: str | Iterable[str] | None = None,
+        stage: int | None = None,
+        individual_id: int | None = None,
+        order: str = "id",
+    ) -> list[Trial]:
+        where, args = [], []
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            where.append(f"status IN ({', '.join('?' * len(statuses))})")
+            args += statuses
+        if stage is not None:
+            where.append("stage = ?")
+            args.append(stage)
+        if individual_id is not None:
+            where.append("individual_id = ?")
+            args.append(individual_id)
+        if order not in ("id", "finish_seq"):
+            raise ValueError(f"order {order!r}")
+        sql = "SELECT * FROM trials"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY {order}, id"
+        return [_row(Trial, r) for r in self._query(sql, args)]
+
+    def evaluated(self, stage: int, limit: int | None = None) -> list[Trial]:
+        """Ok trials of a stage with a finite fitness, in completion order."""
+        sql = (
+            "SELECT * FROM trials WHERE stage = ? AND status = 'ok' AND fitness IS NOT NULL"
+            " AND fitness BETWEEN -1e308 AND 1e308 ORDER BY finish_seq"
+        )
+        args: tuple = (stage,)
+        if limit is not None:
+            sql += " LIMIT ?"
+            args = (stage, int(limit))
+        return [_row(Trial, r) for r in self._query(sql, args)]
+
+    def passing(self, stage: int, threshold: float, after_seq: int | None = None) -> list[Trial]:
+        """Ok trials of ``stage`` with fitness >= ``threshold`` whose individual has
+        no trial at ``stage + 1`` yet (finished after ``after_seq``), in completion order."""
+        sql = """SELECT * FROM trials t WHERE t.stage = ? AND t.status = 'ok'
+                 AND t.fitness >= ? AND NOT EXISTS (
+                   SELECT 1 FROM trials u WHERE u.individual_id = t.individual_id
+                   AND u.stage = t.stage + 1)"""
+        args: list[Any] = [stage, float(threshold)]
+        if after_seq is not None:
+            sql += " AND t.finish_seq > ?"
+            args.append(after_seq)
+        sql += " ORDER BY t.finish_seq"
+        return [_row(Trial, r) for r in self._query(sql, args)]
+
+    def next_pending(self, exclude: Iterable[int] = ()) -> Trial | None:
+        """The oldest pending trial whose id is not in ``exclude``."""
+        skip = set(exclude)
+        for row in self._query("SELECT * FROM trials WHERE status = 'pending' ORDER BY id"):
+            if row["id"] not in skip:
+                return _row(Trial, row)
+        return None
+
+    def count_trials(self, status: str | None = None) -> int:
+        if status is None:
+            return int(self._one("SELECT COUNT(*) FROM trials")[0])
+        return int(self._one("SELECT COUNT(*) FROM trials WHERE status = ?", (status,))[0])
+
+    def mark_running(self, trial_id: int, job_ref: str | None = None) -> Trial:
+        """pending → running, ``attempts`` + 1 (one transaction)."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT status FROM trials WHERE id = ?", (trial_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no trial {trial_id}")
+            if row["status"] != "pending":
+                raise RuntimeError(f"trial {trial_id} is {row['status']}, not pending")
+            conn.execute(
+                "UPDATE trials SET status = 'running', attempts = attempts + 1, started_at = ?,"
+                " job_ref = ? WHERE id = ?",
+                (time.time(), job_ref, trial_id),
+            )
+            return self.trial(trial_id)
+
+    def set_job_ref(self, trial_id: int, job_ref: str | None) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE trials SET job_ref = ? WHERE id = ?", (job_ref, trial_id))
+
+    def reset_running(self, keep: Iterable[int] = ()) -> list[int]:
+        """running → pending for every trial not in ``keep`` (crash recovery)."""
+        keep = set(keep)
+        with self.transaction() as conn:
+            ids = [
+                r["id"]
+                for r in conn.execute("SELECT id FROM trials WHERE status = 'running' ORDER BY id")
+                if r["id"] not in keep
+            ]
+            conn.executemany(
+                "UPDATE trials SET status = 'pending', job_ref = NULL WHERE id = ?",
+                [(i,) for i in ids],
+            )
+        return ids
+
+    def record_result(self, trial_id: int, result: TrialResult) -> Trial:
+        """Write a finished trial (one transaction). A trial already finished is
+        left as it is (results are written once)."""
+        status = result.status if result.status in FINISHED_STATUSES else "failed"
+        error = result.error
+        if status != result.status:
+            error = f"runner reported status {result.status!r}" + (f": {error}" if error else "")
+        with self.transaction() as conn:
+            row = conn.execute("SELECT status FROM trials WHERE id = ?", (trial_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no trial {trial_id}")
+            if row["status"] in FINISHED_STATUSES:
+                return self.trial(trial_id)
+            finish_seq = conn.execute(
+                "SELECT COALESCE(MAX(finish_seq), 0) + 1 FROM trials"
+            ).fetchone()[0]
+            conn.execute(
+                """UPDATE trials SET status = ?, fitness = ?, valid_ppl = ?, test_ppl = ?,
+                   bleu = ?, bleu_signature = ?, params = ?, steps_done = ?, wall_time = ?,
+                   tokens = ?, log_path = ?, error = ?, finish_seq = ?, finished_at = ?
+                   WHERE id = ?""",
+                (
+                    status,
+                    _num(result.fitness),
+                    _num(result.valid_ppl),
+                    _num(result.test_ppl),
+                    _num(result.bleu),
+                    result.bleu_signature,
+                    result.params,
+                    result.steps_done,
+                    _num(result.wall_time),
+                    result.tokens,
+                    result.log_path,
+                    error,
+                    finish_seq,
+                    time.time(),
+                    trial_id,
+                ),
+            )
+            return self.trial(trial_id)
+
+    # -- hurdles --------------------------------------------------------------------------------
+
+    def hurdles(self) -> dict[int, Hurdle]:
+        return {
+            r["stage"]: _row(Hurdle, r) for r in self._query("SELECT * FROM hurdles ORDER BY stage")
+        }
+
+    def set_hurdle(self, stage: int, value: float, n_models: int, set_seq: int | None) -> Hurdle:
+        """Write a stage's hurdle unless it is already set; returns the stored one."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO hurdles(stage, value, n_models, set_seq, set_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (stage, float(value), int(n_models), set_seq, time.time()),
+            )
+            return _row(
+                Hurdle, conn.execute("SELECT * FROM hurdles WHERE stage = ?", (stage,)).fetchone()
+            )
+
+    # -- accounting and summaries ---------------------------------------------------------------
+
+    def budget(self) -> Budget:
+        row = self._one(
+            f"""SELECT COALESCE(SUM({_TRAINED_SQL}), 0) AS trained,
+                       COALESCE(SUM({_RESERVED_SQL}), 0) AS reserved,
+                       COALESCE(SUM(wall_time), 0.0) AS wall,
+                       COALESCE(SUM(tokens), 0) AS tokens,
+                       COUNT(*) AS n,
+                       COALESCE(SUM(status NOT IN ('pending', 'running')), 0) AS finished
+                FROM trials"""
+        )
+        return Budget(
+            int(row["trained"]),
+            int(row["reserved"]),
+            float(row["wall"]),
+            int(row["tokens"]),
+            int(row["n"]),
+            int(row["finished"]),
+        )
+
+    def summary(self) -> dict[int, StageSummary]:
+        """Per stage: trial counts by status, the hurdle and the best ok trial."""
+        out: dict[int, StageSummary] = {}
+        for r in self._query(
+            "SELECT stage, status, COUNT(*) AS n, MAX(steps) AS steps FROM trials"
+            " GROUP BY stage, status"
+        ):
+            s = out.setdefault(r["stage"], StageSummary(r["stage"]))
+            s.counts[r["status"]] = int(r["n"])
+            s.steps = max(s.steps or 0, int(r["steps"]))
+        for r in self._query(
+            """SELECT stage, id, individual_id, fitness FROM (
+                 SELECT stage, id, individual_id, fitness, ROW_NUMBER() OVER (
+                   PARTITION BY stage ORDER BY fitness DESC, id) AS rn
+                 FROM trials WHERE status = 'ok' AND fitness IS NOT NULL)
+               WHERE rn = 1"""
+        ):
+            s = out.setdefault(r["stage"], StageSummary(r["stage"]))
+            s.best_fitness, s.best_individual, s.best_trial = (
+                r["fitness"],
+                r["individual_id"],
+                r["id"],
+            )
+        for h in self.hurdles().values():
+            s = out.setdefault(h.stage, StageSummary(h.stage))
+            s.hurdle, s.hurdle_models = h.value, h.n_models
+        return dict(sorted(out.items()))
+
+    def best(self, limit: int = 10) -> list[tuple[Individual, Trial]]:
+        """The best individuals by last evaluated fitness (ties: later stage, then older)."""
+        rows = self._query(
+            """SELECT t.* FROM trials t
+               WHERE t.status = 'ok' AND t.fitness IS NOT NULL AND t.stage = (
+                 SELECT MAX(u.stage) FROM trials u
+                 WHERE u.individual_id = t.individual_id AND u.status = 'ok')
+               ORDER BY t.fitness DESC, t.stage DESC, t.individual_id LIMIT ?""",
+            (int(limit),),
+        )
+        trials = [_row(Trial, r) for r in rows]
+        return [(self.individual(t.individual_id), t) for t in trials]
+
+
+def _canonical(config: Mapping[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True, separators=(",", ":"), default=list)
+
+
+def _num(value: float | None) -> float | None:
+    """NaN is stored as NULL (SQLite does so anyway); infinities are kept."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value

@@ -18,6 +18,8 @@ from evotrans.errors import EvotransError
 COMMAND_MODULES = [
     "evotrans.commands.show",
     "evotrans.commands.plugin_dir",
+    "evotrans.commands.experiment",
+    "evotrans.commands.demo",
     "evotrans.commands.prepare",
 ]
 

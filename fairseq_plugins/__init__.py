@@ -6,8 +6,10 @@ allow-lists the few globals fairseq checkpoints pickle, so checkpoints load
 with torch's ``weights_only`` protection left on (see :mod:`.safe_globals`).
 """
 
+from fairseq_plugins import cli_help as _cli_help
 from fairseq_plugins import safe_globals as _safe_globals
 
 _safe_globals.register()
+_cli_help.install()
 
 from fairseq_plugins import models  # noqa: E402,F401  (registers the architectures)

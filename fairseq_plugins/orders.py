@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sys
 
-from evotrans.sublayers import parse_order
 from fairseq.utils import safe_getattr
 
 from evotrans.errors import EvotransError
+from evotrans.sublayers import parse_order
 
 
 def exit_on_bad_flag(flag: str, err: EvotransError) -> None:

@@ -11,6 +11,7 @@ initialisation, same losses).
 
 import ast
 from dataclasses import dataclass, field
+from typing import Optional
 
 from fairseq import options
 from fairseq.models import register_model, register_model_architecture
@@ -31,7 +32,7 @@ from fairseq_plugins.orders import lm_decoder_order
 
 @dataclass
 class SublayerLanguageModelConfig(TransformerLanguageModelConfig):
-    decoder_sublayer_order: str | None = field(
+    decoder_sublayer_order: Optional[str] = field(
         default=None,
         metadata={
             "help": "decoder sublayer order: letters s (self-attention) and f (feed-forward), "
@@ -39,7 +40,7 @@ class SublayerLanguageModelConfig(TransformerLanguageModelConfig):
             "(default: sf repeated --decoder-layers times)"
         },
     )
-    sandwich_coef: int | None = field(
+    sandwich_coef: Optional[int] = field(
         default=None,
         metadata={
             "help": "sandwich coefficient K: order = sandwich:--decoder-layers:K "

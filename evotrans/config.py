@@ -1,0 +1,101 @@
+"""Experiment configuration files (TOML or YAML), validated key by key.
+
+Tables: ``[search]`` (algorithm and its constants, see
+:class:`~evotrans.search.config.SearchConfig`), ``[space]`` (sublayer orders
+or genomes), ``[task]`` (:class:`~evotrans.tasks.TaskConfig`), ``[launcher]``
+(local workers or Slurm) and an optional ``name``/``description``. Relative
+data paths are relative to the config file. Nothing is written anywhere
+until the whole file has validated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from evotrans.errors import EvotransError
+
+TOP_LEVEL = ("name", "description", "search", "space", "task", "launcher")
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Parse a ``.toml`` / ``.yaml`` / ``.yml`` file; errors name the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise EvotransError(f"{path}: config file not found")
+    text = path.read_text(encoding="utf-8")
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        import tomllib
+
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise EvotransError(f"{path}: {err}") from None
+    elif suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise EvotransError(f"{path}: {' '.join(str(err).split())}") from None
+    else:
+        raise EvotransError(f"{path}: unknown config format (use .toml, .yaml or .yml)")
+    if not isinstance(data, dict):
+        raise EvotransError(f"{path}: the top level must be a table of settings")
+    return data
+
+
+def load_experiment_config(
+    path: str | Path, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Read, validate and resolve an experiment config (paths made absolute)."""
+    from evotrans.launch import launcher_from_config
+    from evotrans.search.driver import check_config
+    from evotrans.tasks import TaskConfig
+
+    path = Path(path)
+    config = read_config_file(path)
+    for key, value in (overrides or {}).items():
+        table, _, field = key.partition(".")
+        config.setdefault(table, {})[field] = value
+    for key in config:
+        if key not in TOP_LEVEL:
+            raise EvotransError(f"{key}: unknown key (known: {', '.join(TOP_LEVEL)})")
+    if "task" not in config:
+        raise EvotransError("task: missing (a table with kind and data)")
+    if not isinstance(config["task"], Mapping):
+        raise EvotransError("task: must be a table")
+    task = TaskConfig.from_dict(config["task"]).resolved(path.parent)
+    check_config(config)
+    launcher_from_config(config.get("launcher"), experiment_dir="/nonexistent")  # validate only
+    if task.raw is None and not Path(task.data).is_dir():
+        raise EvotransError(f"task.data: {task.data} does not exist (or set task.raw to prepare it)")
+    if task.raw is not None and not Path(task.raw).is_dir():
+        raise EvotransError(f"task.raw: {task.raw} does not exist")
+    resolved = dict(config)
+    resolved["task"] = {k: v for k, v in task.__dict__.items() if v is not None}
+    resolved["task"]["train_args"] = dict(task.train_args)
+    resolved["task"]["eval_args"] = dict(task.eval_args)
+    return resolved
+
+
+def prepare_task_data(task_table: Mapping[str, Any], log=print) -> None:
+    """Binarize ``task.raw`` into ``task.data`` when a raw corpus is given (idempotent)."""
+    from evotrans.prepare import prepare_lm, prepare_mt
+    from evotrans.tasks import TaskConfig
+
+    task = TaskConfig.from_dict(task_table)
+    if task.raw is None:
+        return
+    if task.kind == "lm":
+        prepare_lm(Path(task.raw), Path(task.data), vocab_size=task.vocab_size)
+    else:
+        prepare_mt(
+            Path(task.raw),
+            Path(task.data),
+            src=task.source_lang,
+            tgt=task.target_lang,
+            vocab_size=task.vocab_size,
+        )

@@ -29,7 +29,9 @@ MAX_PAIRS = 10_000
 
 
 def _show(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
+    """``text`` for a one-line message: control characters escaped, long input cut."""
+    short = text if len(text) <= limit else text[:limit] + "…"
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in short)
 
 
 def _error(text: str, message: str) -> EvotransError:

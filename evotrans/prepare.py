@@ -77,7 +77,7 @@ def prepare_lm(
     ``prepared.json``.  Returns ``out_dir``; a second call with the same inputs and parameters
     returns at once (``force=True`` rebuilds).
     """
-    raw, out = Path(raw_dir), Path(out_dir)
+    raw, out = Path(raw_dir).resolve(), Path(out_dir).resolve()
     inputs = {f"wiki.{split}.tokens": raw / f"wiki.{split}.tokens" for split in SPLITS}
     _check_inputs(raw, inputs.values())
     _check_params(vocab_size, model_type, workers)
@@ -141,7 +141,7 @@ def prepare_mt(
     ``prepared.json``.  Returns ``out_dir``; a second call with the same inputs and parameters
     returns at once (``force=True`` rebuilds).
     """
-    raw, out = Path(raw_dir), Path(out_dir)
+    raw, out = Path(raw_dir).resolve(), Path(out_dir).resolve()
     if not src or not tgt or src == tgt or "." in src + tgt or "/" in src + tgt:
         raise EvotransError(
             f"--src and --tgt must be two different language codes, got {src!r}, {tgt!r}"

@@ -44,8 +44,8 @@ def main() -> None:
 
     data = REPO / "data" / "demo-bin"
     lm, mt = data / "lm", data / "mt"
-    prepare_lm(REPO / "data" / "demo" / "lm", lm)
-    prepare_mt(REPO / "data" / "demo" / "mt", mt)
+    prepare_lm(REPO / "data" / "demo" / "lm", lm, vocab_size=2000)
+    prepare_mt(REPO / "data" / "demo" / "mt", mt, vocab_size=2000)
     with tempfile.TemporaryDirectory() as work:
         rows = training_comparisons(lm, mt, args.repeats, args.updates, Path(work))
     lines = [

@@ -66,10 +66,13 @@ def test_lm_parameters_and_outputs_are_identical(demo_lm_bin: Path):
 
 
 def test_sandwich_incremental_decoding_equals_full_forward(demo_lm_bin: Path):
+    _, base = _build(demo_lm_bin, [*LM, "--arch", "sublayer_lm", "--decoder-layers", "4"])
     _, model = _build(
         demo_lm_bin, [*LM, "--arch", "sublayer_lm", "--decoder-sublayer-order", "sssfsfff"]
     )
     assert model.decoder.sublayer_order == "sssfsfff"
+    count = sum(p.numel() for p in model.parameters())
+    assert count == sum(p.numel() for p in base.parameters())  # equal-parameter
     model.eval()
     tokens = torch.randint(4, 100, (2, 9))
     full = model(tokens)[0]

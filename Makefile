@@ -19,11 +19,9 @@ $(STAMP): pyproject.toml requirements/fairseq.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install -q "numpy>=1.21,<2" cython "setuptools>=68" wheel
-	# fairseq: sha256-pinned, no deps (they would pull torchaudio and a second torch),
-	# built against the torch above; pip caches the built wheel for later set-ups.
-	$(BIN)/python -c "import fairseq" 2>/dev/null || env -u CUDA_HOME \
-	    $(BIN)/python -m pip install --no-deps --no-build-isolation --require-hashes \
-	    -r requirements/fairseq.txt
+	# fairseq: sha256-pinned source, built against the torch above, no deps
+	# (they would pull torchaudio and a second torch); see docs/fairseq.md.
+	$(BIN)/python -c "import fairseq" 2>/dev/null || scripts/install-fairseq.sh $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 

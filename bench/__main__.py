@@ -37,6 +37,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--updates", type=int, default=40)
+    parser.add_argument(
+        "--scales",
+        default="100,1000,10000",
+        help="children per stand-in search for the overhead scaling table",
+    )
+    parser.add_argument("--skip-training", action="store_true")
     args = parser.parse_args()
 
     from bench.training import training_comparisons
@@ -46,8 +52,15 @@ def main() -> None:
     lm, mt = data / "lm", data / "mt"
     prepare_lm(REPO / "data" / "demo" / "lm", lm, vocab_size=2000)
     prepare_mt(REPO / "data" / "demo" / "mt", mt, vocab_size=2000)
-    with tempfile.TemporaryDirectory() as work:
-        rows = training_comparisons(lm, mt, args.repeats, args.updates, Path(work))
+    rows = []
+    if not args.skip_training:
+        with tempfile.TemporaryDirectory() as work:
+            rows = training_comparisons(lm, mt, args.repeats, args.updates, Path(work))
+    from bench.search import driver_cost, genome_proposals_per_second, order_proposals_per_second
+
+    costs = [driver_cost(int(n)) for n in args.scales.split(",")]
+    orders_per_s = order_proposals_per_second()
+    genomes_per_s = genome_proposals_per_second()
     lines = [
         "# Benchmarks",
         "",
@@ -70,6 +83,30 @@ def main() -> None:
             f"| {row.name} | {row.baseline_wps:,.0f} | {row.candidate_wps:,.0f} | "
             f"**{row.ratio:.3f}** | {row.baseline_rss_mb:,.0f} | {row.candidate_rss_mb:,.0f} |"
         )
+    lines += [
+        "",
+        "## Search overhead (stand-in trials: no training, so all time is the driver's)",
+        "",
+        "PDH (steps 10/10/20, population 50, m=20) over sublayer orders of 6 pairs, 1 worker. "
+        "Per-trial time covers proposing, validating, hashing, the store's transactions, "
+        "hurdles/promotions and progress reporting. `status` is the CLI on the finished store "
+        "(Python start-up included) and the same tables in-process.",
+        "",
+        "| children | trials | driver ms/trial | store trials/s | `evotrans status` s | "
+        "tables in-process ms |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in costs:
+        lines.append(
+            f"| {c.children:,} | {c.trials:,} | {c.per_trial_ms:.2f} | "
+            f"{1000.0 / c.per_trial_ms:,.0f} | {c.status_cli_s:.2f} | {c.status_inproc_ms:.1f} |"
+        )
+    genome_text = f"{genomes_per_s:,.0f}" if genomes_per_s else "n/a (no genome space)"
+    lines += [
+        "",
+        f"Proposals (mutate + validate + hash) per second: sublayer orders {orders_per_s:,.0f}; "
+        f"ET genomes {genome_text}.",
+    ]
     lines += [
         "",
         "No GPU was lent to the session that generated this file; GPU figures: "

@@ -1,18 +1,21 @@
 """Sublayer orders: parse, validate, canonicalize, generate, count parameters.
 
-Letters: ``s`` self-attention, ``f`` feed-forward, ``c`` encoder-decoder
-attention (translation decoders only). The canonical form is lowercase letters
-without separators. Input may be a literal (``sssfsfsfff``; the sandwich
-paper's dotted two-slot form ``s.sfsf.f`` is accepted and the dots dropped) or
-a generator:
+Letters: ``s`` self-attention, ``f`` feed-forward, ``c`` encoder-decoder (cross)
+attention, allowed only in a translation decoder. The canonical form is lowercase
+letters without separators. Roles: ``lm`` (decoder-only LM: s, f), ``encoder``
+(s, f), ``decoder`` (translation decoder: s, f, c).
 
-- ``sandwich:N:K`` → ``s``×K + ``sf``×(N−K) + ``f``×K (0 ≤ K ≤ N; K=0 is the
+Input is a literal (``sssfsfsfff``; uppercase is lowercased; the sandwich paper's
+two-slot form ``s.sfsf.f`` is accepted and its dots dropped) or a generator:
+
+- ``sandwich:N:K`` -> ``s``*K + ``sf``*(N-K) + ``f``*K (0 <= K <= N; K=0 is the
   interleaved baseline),
 - ``interleaved:N`` = ``sandwich:N:0``,
-- ``random:N:SEED`` → a uniformly random order of exactly N ``s`` and N ``f``,
-  the same for the same SEED on every machine.
+- ``random:N:SEED`` -> a uniformly random order of exactly N ``s`` and N ``f``,
+  the same for the same SEED on every machine and Python version.
 
-Pure Python: no torch, no fairseq.
+Every bad input raises :class:`EvotransError` with a one-line message naming the
+bad part. Pure Python: no torch, no fairseq.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ ROLES = ("lm", "encoder", "decoder")
 LETTERS = {"lm": "sf", "encoder": "sf", "decoder": "scf"}
 GENERATORS = ("sandwich", "interleaved", "random")
 MAX_PAIRS = 10_000
+MAX_SEED = 2**64 - 1
+_SHOWN = 40  # characters of a bad input quoted in an error message
 
 
-def _show(text: str, limit: int = 40) -> str:
-    """``text`` for a one-line message: control characters escaped, long input cut."""
+def _show(text: str, limit: int = _SHOWN) -> str:
+    """``text`` for a one-line message: long input cut, non-printable characters escaped."""
     short = text if len(text) <= limit else text[:limit] + "…"
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in short)
 
@@ -39,21 +44,18 @@ def _error(text: str, message: str) -> EvotransError:
 
 
 def parse_order(text: str, role: str = "lm", auto_cross: bool = False) -> str:
-    """The canonical order of ``text`` for a stack of the given ``role``.
+    """The canonical order of ``text`` (a literal or a generator) for a ``role`` stack.
 
-    ``role``: ``lm`` (decoder-only LM) and ``encoder`` take ``s``/``f``;
-    ``decoder`` (translation decoder) also ``c``. With ``auto_cross`` a
-    decoder order without any ``c`` gets one right after every ``s``.
-    Raises :class:`EvotransError` naming the bad position and letter.
+    ``role``: ``lm`` and ``encoder`` take ``s``/``f``; ``decoder`` (translation
+    decoder) also ``c``. With ``auto_cross`` a decoder order without any ``c`` gets
+    one right after every ``s`` (ignored for other roles). Every order needs at
+    least one ``s``. Raises :class:`EvotransError` naming the bad part.
     """
     if role not in ROLES:
-        raise EvotransError(f"sublayer role {role!r} is not one of {', '.join(ROLES)}")
+        raise EvotransError(f"sublayer role {_show(str(role))!r} is not one of {', '.join(ROLES)}")
     if not isinstance(text, str):
         raise EvotransError(f"sublayer order must be a string, not {type(text).__name__}")
-    if ":" in text:
-        order = _generate(text)
-    else:
-        order = _literal(text, role)
+    order = _generate(text) if ":" in text else _literal(text, role)
     if "s" not in order:
         raise _error(text, "needs at least one self-attention sublayer 's'")
     if auto_cross and role == "decoder":
@@ -67,55 +69,59 @@ def _literal(text: str, role: str) -> str:
     allowed = LETTERS[role]
     letters = []
     for position, char in enumerate(text, start=1):
-        lower = char.lower()
-        if char == ".":
+        if char == ".":  # empty slot of the two-slot form
             continue
-        if lower not in allowed:
-            what = "s, f (c only in a translation decoder)" if role != "decoder" else "s, c, f"
+        if char not in allowed + allowed.upper():
+            what = "s, c, f" if role == "decoder" else "s, f (c only in a translation decoder)"
             raise _error(text, f"position {position} {char!r} is not one of {what}")
-        letters.append(lower)
+        letters.append(char.lower())
     if not letters:
         raise _error(text, "has no sublayers")
     return "".join(letters)
 
 
-def _integer(text: str, name: str, value: str, minimum: int, maximum: int | None = None) -> int:
-    if not value.isascii() or not value.isdigit():
-        raise _error(text, f"{name}={value!r} is not a non-negative integer")
-    number = int(value)
-    if number < minimum or (maximum is not None and number > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        raise _error(text, f"{name}={number} must be {bound}")
-    return number
+def _integer(text: str, name: str, value: str, minimum: int, maximum: int, bound: str) -> int:
+    """Field ``name`` of a generator: a decimal integer in [minimum, maximum]."""
+    if not (value.isascii() and value.isdigit()):
+        raise _error(text, f"{name}={_show(value, 12)!r} is not a non-negative integer")
+    if len(value.lstrip("0")) > len(str(maximum)) or not minimum <= int(value) <= maximum:
+        shown = _show(value.lstrip("0") or "0", 12)
+        raise _error(text, f"{name}={shown} must be between {minimum} and {bound}")
+    return int(value)
+
+
+_USAGE = {"sandwich": "sandwich:N:K", "interleaved": "interleaved:N", "random": "random:N:SEED"}
 
 
 def _generate(text: str) -> str:
     name, *fields = text.split(":")
     name = name.lower()
-    expected = {"sandwich": 2, "interleaved": 1, "random": 2}
-    if name not in expected:
-        raise _error(text, f"unknown generator {name!r} (use {', '.join(GENERATORS)})")
-    if len(fields) != expected[name]:
-        usage = {"sandwich": "sandwich:N:K", "interleaved": "interleaved:N",
-                 "random": "random:N:SEED"}[name]
-        raise _error(text, f"expected {usage}")
-    n = _integer(text, "N", fields[0], 1, MAX_PAIRS)
+    if name not in _USAGE:
+        raise _error(text, f"unknown generator {_show(name, 20)!r} (use {', '.join(_USAGE.values())})")
+    if len(fields) != _USAGE[name].count(":"):
+        raise _error(text, f"expected {_USAGE[name]}")
+    n = _integer(text, "N", fields[0], 1, MAX_PAIRS, str(MAX_PAIRS))
     if name == "interleaved":
         return sandwich(n, 0)
     if name == "sandwich":
-        return sandwich(n, _integer(text, "K", fields[1], 0, n))
-    return random_order(n, _integer(text, "SEED", fields[1], 0))
+        return sandwich(n, _integer(text, "K", fields[1], 0, n, f"N={n}"))
+    return random_order(n, _integer(text, "SEED", fields[1], 0, MAX_SEED, "2**64-1"))
 
 
 def sandwich(n_pairs: int, k: int) -> str:
-    """``s``×k + ``sf``×(n−k) + ``f``×k: the Sandwich Transformer's order."""
+    """``s``*k + ``sf``*(n_pairs-k) + ``f``*k: the Sandwich Transformer's order."""
     if not 0 <= k <= n_pairs:
-        raise EvotransError(f"sandwich coefficient {k} must be between 0 and {n_pairs}")
+        raise EvotransError(f"sandwich: K={k} must be between 0 and N={n_pairs}")
     return "s" * k + "sf" * (n_pairs - k) + "f" * k
 
 
+def interleaved(n_pairs: int) -> str:
+    """``sf``*n_pairs: the standard Transformer's order (``sandwich(n_pairs, 0)``)."""
+    return sandwich(n_pairs, 0)
+
+
 def random_order(n_pairs: int, seed: int) -> str:
-    """A uniformly random order with exactly ``n_pairs`` ``s`` and ``f`` (reproducible)."""
+    """A uniformly random order of exactly ``n_pairs`` ``s`` and ``f``, fixed by ``seed``."""
     letters = list("s" * n_pairs + "f" * n_pairs)
     random.Random(seed).shuffle(letters)
     return "".join(letters)
@@ -127,24 +133,108 @@ def with_auto_cross(order: str) -> str:
 
 
 def counts(order: str) -> dict[str, int]:
-    return {letter: order.count(letter) for letter in "scf"}
+    """``{"s": .., "f": .., "c": ..}`` for a canonical order."""
+    return {letter: order.count(letter) for letter in "sfc"}
+
+
+def is_equal_parameter(order: str, n_pairs: int) -> bool:
+    """Whether ``order`` has the sublayers, hence the parameters, of ``interleaved:n_pairs``.
+
+    That is ``n_pairs`` each of ``s`` and ``f``, and no ``c`` (LM, encoder, or a
+    decoder without cross attention) or ``n_pairs`` of them (the translation
+    decoder's baseline ``scf``*n_pairs).
+    """
+    c = counts(order)
+    return c["s"] == c["f"] == n_pairs and c["c"] in (0, n_pairs)
 
 
 def sandwich_coefficient(order: str) -> int | None:
-    """K if ``order`` is ``sandwich:N:K`` for its N, else None."""
-    c = counts(order)
-    if c["s"] != c["f"] or c["c"]:
-        return None
-    n = c["s"]
-    for k in range(n + 1):
-        if sandwich(n, k) == order:
+    """K if ``order`` is ``sandwich:N:K`` for its own N, else None."""
+    n = order.count("s")
+    leading = len(order) - len(order.lstrip("s"))
+    for k in (leading - 1, leading):
+        if 0 <= k <= n and sandwich(n, k) == order:
             return k
     return None
 
 
+def describe(order: str) -> str:
+    """A short name: ``interleaved:N``, ``sandwich:N:K``, or the counts, e.g. ``5 s, 3 f``."""
+    k = sandwich_coefficient(order)
+    if k is not None:
+        n = order.count("s")
+        return f"interleaved:{n}" if k == 0 else f"sandwich:{n}:{k}"
+    c = counts(order)
+    return ", ".join(f"{c[letter]} {letter}" for letter in "sfc" if c[letter])
+
+
+@dataclass(frozen=True)
+class SublayerOrder:
+    """A validated canonical order for a role; build it with :meth:`parse`."""
+
+    text: str
+    role: str = "lm"
+
+    def __post_init__(self) -> None:
+        if parse_order(self.text, self.role) != self.text:
+            raise _error(self.text, "is not in canonical form (lowercase letters, no dots)")
+
+    @classmethod
+    def parse(cls, text: str, role: str = "lm", auto_cross: bool = False) -> SublayerOrder:
+        return cls(parse_order(text, role, auto_cross), role)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return counts(self.text)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+# Parameter accounting ------------------------------------------------------------
+#
+# One place for the formulas; they follow fairseq's transformer modules exactly:
+# - MultiheadAttention: q_proj, k_proj, v_proj, out_proj are Linear with bias;
+#   k_proj/v_proj map kdim/vdim (the encoder's dim for cross attention) to d.
+# - Every sublayer has its own LayerNorm(d) (weight + bias = 2d), pre- or post-norm:
+#   self_attn_layer_norm, encoder_attn_layer_norm, final_layer_norm of a layer.
+# - FFN: fc1 = Linear(d, F), fc2 = Linear(F, d), both with bias.
+# - The stack's final LayerNorm(d) exists only with normalize_before (pre-norm).
+# - Embedding(vocab, d) counts every row, the padding row included.
+# - Learned positions: Embedding(max_positions + padding_idx + 1, d); sinusoidal: none.
+# - Unshared output projection: Linear(d, vocab, bias=False).
+
+
+def layer_norm_params(d: int) -> int:
+    """LayerNorm(d): weight and bias."""
+    return 2 * d
+
+
+def attention_params(d: int, kv_dim: int | None = None) -> int:
+    """An ``s`` or ``c`` sublayer: q, k, v, out projections with biases + LayerNorm(d).
+
+    ``kv_dim``: input dim of k/v (the encoder's dim for ``c``; default ``d``).
+    Equals 4d^2 + 4d + 2d when ``kv_dim == d``.
+    """
+    kv = d if kv_dim is None else kv_dim
+    q_and_out = 2 * (d * d + d)
+    k_and_v = 2 * (kv * d + d)
+    return q_and_out + k_and_v + layer_norm_params(d)
+
+
+def ffn_params(d: int, ffn: int) -> int:
+    """An ``f`` sublayer: fc1 (d->ffn) and fc2 (ffn->d) with biases + LayerNorm(d)."""
+    return (d * ffn + ffn) + (ffn * d + d) + layer_norm_params(d)
+
+
+def learned_position_params(d: int, max_positions: int, padding_idx: int = 1) -> int:
+    """fairseq's LearnedPositionalEmbedding: ``max_positions + padding_idx + 1`` rows of d."""
+    return (max_positions + padding_idx + 1) * d
+
+
 @dataclass(frozen=True)
 class ParamReport:
-    """Exact parameter counts of a stack, fairseq's layout (biases and LayerNorms included)."""
+    """Exact parameter counts of one fairseq stack, per kind, and their total."""
 
     self_attention: int
     cross_attention: int
@@ -156,6 +246,7 @@ class ParamReport:
 
     @property
     def sublayers(self) -> int:
+        """Parameters in the ``s``, ``c`` and ``f`` sublayers."""
         return self.self_attention + self.cross_attention + self.feed_forward
 
     @property
@@ -163,16 +254,10 @@ class ParamReport:
         return (self.sublayers + self.final_norm + self.embeddings + self.positions
                 + self.output_projection)
 
-
-def attention_params(d: int, kv_dim: int | None = None) -> int:
-    """q, k, v, out projections with biases (k/v from ``kv_dim``) + LayerNorm(d)."""
-    kv = d if kv_dim is None else kv_dim
-    return (d * d + d) + 2 * (kv * d + d) + (d * d + d) + 2 * d
-
-
-def ffn_params(d: int, ffn: int) -> int:
-    """fc1 (d→ffn) and fc2 (ffn→d) with biases + LayerNorm(d)."""
-    return (d * ffn + ffn) + (ffn * d + d) + 2 * d
+    def as_dict(self) -> dict[str, int]:
+        """Every field plus ``sublayers`` and ``total``."""
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {**fields, "sublayers": self.sublayers, "total": self.total}
 
 
 def parameter_count(
@@ -180,26 +265,29 @@ def parameter_count(
     *,
     d: int,
     ffn: int,
-    vocab: int = 0,
+    vocab: int,
     shared_output: bool = True,
     normalize_before: bool = False,
     learned_positions: bool = False,
     max_positions: int = 1024,
     padding_idx: int = 1,
 ) -> ParamReport:
-    """Parameters of one fairseq stack with this order (``vocab`` 0: no embeddings).
+    """Parameters of one fairseq stack with this canonical ``order``.
 
-    Embeddings: ``vocab``×d; learned positions ``(max_positions + padding_idx + 1)``×d
-    (sinusoidal: none); an unshared output projection ``vocab``×d without bias;
-    a final LayerNorm (2d) when pre-norm.
+    Per sublayer: ``s`` and ``c`` :func:`attention_params` (encoder dim == ``d``),
+    ``f`` :func:`ffn_params`. Plus a final LayerNorm (2d) with ``normalize_before``;
+    input embeddings ``vocab``*d (``vocab=0``: leave embeddings out); learned
+    positions :func:`learned_position_params` (sinusoidal: 0); and an output
+    projection ``vocab``*d, no bias, unless ``shared_output`` with the input embeddings.
     """
     c = counts(order)
     return ParamReport(
         self_attention=c["s"] * attention_params(d),
         cross_attention=c["c"] * attention_params(d),
         feed_forward=c["f"] * ffn_params(d, ffn),
-        final_norm=2 * d if normalize_before else 0,
+        final_norm=layer_norm_params(d) if normalize_before else 0,
         embeddings=vocab * d,
-        positions=(max_positions + padding_idx + 1) * d if learned_positions and vocab else 0,
-        output_projection=0 if shared_output or not vocab else vocab * d,
+        positions=learned_position_params(d, max_positions, padding_idx) if learned_positions
+        else 0,
+        output_projection=0 if shared_output else vocab * d,
     )

@@ -1,4 +1,9 @@
-"""`evotrans show ORDER|GENOME`: validate, canonicalize and count parameters."""
+"""`evotrans show ORDER`: validate, canonicalize and count the parameters of a sublayer order.
+
+:func:`run` dispatches on what the positional argument names; only sublayer orders
+so far. Genome support goes in a sibling ``show_genome(args)`` chosen by ``run``.
+No torch or fairseq import here: ``show`` must stay instant.
+"""
 
 from __future__ import annotations
 
@@ -6,105 +11,127 @@ import argparse
 import json
 
 from evotrans import sublayers
-from evotrans.errors import EvotransError
-
-
-def looks_like_genome(text: str) -> bool:
-    """A genome is a JSON file/string, a compact genome or a seed name; an order is not."""
-    from pathlib import Path
-
-    if text in ("transformer", "evolved_transformer") or text.lstrip().startswith("{"):
-        return True
-    if text.endswith(".json") or (len(text) < 4096 and Path(text).is_file()):
-        return True
-    return any(ch in text for ch in "[];|=") and ":" in text and not text.startswith(
-        sublayers.GENERATORS
-    )
 
 
 def show_order(args: argparse.Namespace) -> int:
+    """Print a sublayer order's canonical form, counts, equal-parameter verdict and totals."""
     order = sublayers.parse_order(args.spec, role=args.role, auto_cross=args.auto_cross)
     counts = sublayers.counts(order)
-    report = sublayers.parameter_count(
-        order,
-        d=args.d,
-        ffn=args.ffn,
-        vocab=args.vocab,
-        shared_output=args.shared_output,
-        normalize_before=args.normalize_before,
-    )
-    equal = counts["s"] == counts["f"]
-    k = sublayers.sandwich_coefficient(order)
-    if args.json:
-        print(json.dumps({"order": order, "counts": counts, "equal_parameter": equal,
-                          "sandwich_k": k, "params": {**report.__dict__, "total": report.total}}))
-        return 0
-    print(f"order          {order}")
-    print(f"length         {len(order)}  (s={counts['s']} f={counts['f']} c={counts['c']})")
-    if k is not None:
-        print(f"sandwich       k={k} of n={counts['s']} pairs" + (" (interleaved)" if k == 0 else ""))
-    verdict = (f"yes: same parameters as interleaved:{counts['s']}" if equal
-               else f"no: {counts['s']} s vs {counts['f']} f")
-    print(f"equal-param    {verdict}")
-    print(f"parameters     d={args.d} ffn={args.ffn} vocab={args.vocab}")
-    rows = [("self-attention", report.self_attention), ("cross-attention", report.cross_attention),
-            ("feed-forward", report.feed_forward), ("final norm", report.final_norm),
-            ("embeddings", report.embeddings), ("output proj.", report.output_projection)]
-    for name, value in rows:
-        if value:
-            print(f"  {name:<16}{value:>14,}")
-    print(f"  {'total':<16}{report.total:>14,}")
-    if args.draw:
-        from evotrans.drawing import draw_order
+    sizes = dict(d=args.d, ffn=args.ffn, vocab=args.vocab, shared_output=args.shared_output,
+                 normalize_before=args.normalize_before,
+                 learned_positions=args.learned_positions, max_positions=args.max_positions)
+    report = sublayers.parameter_count(order, **sizes)
+    n = counts["s"]
+    baseline = sublayers.interleaved(n)
+    if counts["c"]:  # a translation decoder's baseline has its cross attention too
+        baseline = sublayers.with_auto_cross(baseline)
+    equal = sublayers.is_equal_parameter(order, n)
+    delta = report.total - sublayers.parameter_count(baseline, **sizes).total
 
-        draw_order(order, args.draw)
-        print(f"drawing        {args.draw}")
+    if args.json:
+        print(json.dumps({
+            "order": order, "role": args.role, "length": len(order), "counts": counts,
+            "describe": sublayers.describe(order),
+            "sandwich_k": sublayers.sandwich_coefficient(order),
+            "baseline": baseline, "equal_parameter": equal, "parameter_delta": delta,
+            "sizes": sizes, "params": report.as_dict(),
+        }))
+        return 0
+
+    print(f"order           {order}")
+    print(f"role            {args.role}")
+    print(f"sublayers       {len(order)}: s={counts['s']} f={counts['f']} c={counts['c']}"
+          f"  ({sublayers.describe(order)})")
+    if equal:
+        verdict = f"yes, same sublayers as the baseline {baseline} (interleaved:{n})"
+    else:
+        verdict = f"no, {delta:+,} parameters vs the baseline {baseline} (interleaved:{n})"
+    print(f"equal-parameter {verdict}")
+    print()
+    print(_table(order, report, args))
     return 0
 
 
-def show_genome(args: argparse.Namespace) -> int:
-    from evotrans.genome.show import show_genome as show
-
-    return show(args)
+def _table(order: str, report: sublayers.ParamReport, args: argparse.Namespace) -> str:
+    """Parameter totals as aligned plain-text rows: kind, count x each, total."""
+    d, ffn = args.d, args.ffn
+    rows = [
+        ("self-attention", order.count("s"), sublayers.attention_params(d),
+         report.self_attention),
+        ("cross-attention", order.count("c"), sublayers.attention_params(d),
+         report.cross_attention),
+        ("feed-forward", order.count("f"), sublayers.ffn_params(d, ffn), report.feed_forward),
+        ("final norm", None, None, report.final_norm),
+        ("embeddings", None, None, report.embeddings),
+        ("positions", None, None, report.positions),
+        ("output proj.", None, None, report.output_projection),
+    ]
+    lines = [f"parameters (d={d} ffn={ffn} vocab={args.vocab}"
+             f"{', shared output' if args.shared_output else ''}"
+             f"{', pre-norm' if args.normalize_before else ''})"]
+    for name, number, each, total in rows:
+        if number is None and not total:
+            continue
+        detail = f"{number:>4} x {each:>12,}" if number is not None else ""
+        lines.append(f"  {name:<16}{detail:>19}  {total:>15,}")
+    lines.append(f"  {'total':<16}{'':>19}  {report.total:>15,}")
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
-    if looks_like_genome(args.spec):
-        try:
-            return show_genome(args)
-        except ImportError:
-            raise EvotransError("genome support is not installed") from None
+    """Show whatever ``args.spec`` names; only sublayer orders so far."""
     return show_order(args)
+
+
+def _positive(text: str) -> int:
+    return _int_at_least(text, 1)
+
+
+def _non_negative(text: str) -> int:
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{value} must be at least {minimum}")
+    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "show",
-        help="validate an order or genome; print its canonical form and parameter counts",
-        description="ORDER: letters s/f/c or sandwich:N:K, interleaved:N, random:N:SEED. "
-        "GENOME: a JSON file, a compact genome or a seed name (transformer, evolved_transformer).",
+        help="validate a sublayer order; print its canonical form and parameter counts",
+        description="ORDER: letters s (self-attention), f (feed-forward), c (cross attention, "
+        "--role decoder only), dots ignored; or a generator sandwich:N:K, interleaved:N, "
+        "random:N:SEED.",
     )
-    p.add_argument("spec", metavar="ORDER|GENOME")
+    p.add_argument("spec", metavar="ORDER")
     p.add_argument("--role", choices=sublayers.ROLES, default="lm",
                    help="stack the order is for (default lm; decoder allows c)")
     p.add_argument("--auto-cross", action="store_true",
                    help="decoder: put a c after every s when the order has none")
-    p.add_argument("--d", type=int, default=512, help="model dimension (default 512)")
-    p.add_argument("--ffn", type=int, default=None, help="FFN width (default 4d)")
-    p.add_argument("--heads", type=int, default=8, help="attention heads (genomes; default 8)")
-    p.add_argument("--vocab", type=int, default=32000, help="vocabulary size (default 32000)")
-    p.add_argument("--no-shared-output", dest="shared_output", action="store_false",
-                   help="count a separate output projection")
-    p.add_argument("--normalize-before", action="store_true", help="pre-norm: final LayerNorm")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--draw", metavar="FILE.png", help="also draw it (PNG or SVG)")
-    p.set_defaults(func=_with_defaults)
+    p.add_argument("--d", type=_positive, default=512, help="model dimension (default 512)")
+    p.add_argument("--ffn", type=_positive, default=None,
+                   help="FFN width (default 4*d, 2048 for d=512)")
+    p.add_argument("--vocab", type=_non_negative, default=32000,
+                   help="vocabulary size (default 32000; 0 leaves embeddings out)")
+    p.add_argument("--shared-output", action=argparse.BooleanOptionalAction, default=True,
+                   help="output projection shared with the input embeddings (default yes)")
+    p.add_argument("--normalize-before", action="store_true",
+                   help="pre-norm: count the stack's final LayerNorm")
+    p.add_argument("--learned-positions", action="store_true",
+                   help="learned positional embeddings (default sinusoidal: no parameters)")
+    p.add_argument("--max-positions", type=_positive, default=1024,
+                   help="positions of learned positional embeddings (default 1024)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead")
+    p.set_defaults(func=_run_with_defaults)
 
 
-def _with_defaults(args: argparse.Namespace) -> int:
+def _run_with_defaults(args: argparse.Namespace) -> int:
     if args.ffn is None:
         args.ffn = 4 * args.d
-    for name in ("d", "ffn", "vocab", "heads"):
-        if getattr(args, name) < 0 or (name in ("d", "heads") and getattr(args, name) == 0):
-            raise EvotransError(f"--{name} must be positive")
     return run(args)

@@ -4,9 +4,9 @@ The formulas match the modules in ``fairseq_plugins.modules.et_layers``
 (tests compare them with ``sum(p.numel())`` of built models):
 
 - layer norm over width w: 2w
-- dense ``standard_conv_1x1`` / conv k×1 / dilated conv k×1: k·in·out + out
+- dense ``standard_conv_1x1`` / conv k×1: k·in·out + out; dilated conv k×1: k·in·out
 - separable conv k×1: depthwise k·in (no bias) + pointwise in·out + out
-- depthwise conv k×1 (channel multiplier out/in): k·out + out
+- depthwise conv k×1 (channel multiplier out/in): k·out
 - lightweight conv k×1, r channels per kernel: (in/r)·k, plus a projection
   in·out + out when out ≠ in
 - gated linear unit: 2·(in·in + in)
@@ -29,12 +29,14 @@ def layer_params(layer: str, width_in: int, width_out: int, encoder_dim: int) ->
     k = space.kernel_width(layer)
     if layer in ("identity", "dead_branch"):
         return 0
-    if layer.startswith(("standard_conv", "dilated_conv")):
+    if layer.startswith("standard_conv"):
         return k * i * o + o
+    if layer.startswith("dilated_conv"):  # no bias, as the reference
+        return k * i * o
     if layer.startswith("separable_conv"):
         return k * i + i * o + o
-    if layer.startswith("depthwise_conv"):
-        return k * o + o
+    if layer.startswith("depthwise_conv"):  # no bias, as the reference
+        return k * o
     if layer.startswith("lightweight_conv"):
         heads = i // space.lightweight_r(layer)
         return heads * k + (0 if o == i else i * o + o)

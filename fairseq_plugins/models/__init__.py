@@ -1,3 +1,8 @@
 """fairseq model registrations (imported by ``--user-dir`` and by the package)."""
 
-from fairseq_plugins.models import sublayer_lm, sublayer_transformer  # noqa: F401
+from fairseq_plugins.models import (  # noqa: F401
+    genome_lm,
+    genome_transformer,
+    sublayer_lm,
+    sublayer_transformer,
+)

@@ -1,0 +1,254 @@
+"""The ET branch layers (fairseq_plugins/modules/et_layers.py): shapes, gradients,
+parameter counts, causality, padding, and incremental decoding with beam reordering."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("fairseq")
+
+from fairseq.models.fairseq_incremental_decoder import FairseqIncrementalDecoder  # noqa: E402
+from fairseq.modules import LightweightConv1dTBC  # noqa: E402
+
+from fairseq_plugins.modules.et_layers import (  # noqa: E402
+    LAYER_NAMES,
+    build_branch_layer,
+    count_parameters,
+    layer_output_dim,
+    layer_spec,
+)
+
+IN_DIM, HEADS, ENC_DIM, T, B, S = 16, 4, 12, 7, 3, 5
+LIVE = [n for n in LAYER_NAMES if n != "dead_branch"]
+ENCODER_LAYERS = [n for n in LIVE if n != "attend_to_encoder"]
+TIME_MIXING = [n for n in LIVE if layer_spec(n).kind not in ("identity", "dense", "glu")]
+CONVS = [n for n in LIVE if layer_spec(n).kind in ("conv", "depthwise", "separable", "lightweight")]
+
+
+def in_dim_for(name: str) -> int:
+    return 32 if name == "attention_32_heads" else IN_DIM  # 32 heads must divide the width
+
+
+def out_dims(name: str) -> list[int]:
+    d = in_dim_for(name)
+    kind = layer_spec(name).kind
+    if kind in ("identity", "attention", "encoder_attention"):
+        return [d]
+    if kind == "depthwise":
+        return [d, 2 * d]
+    return [d // 2, d, 2 * d]
+
+
+CASES = [(n, o) for n in LIVE for o in out_dims(n)]
+
+
+def build(name: str, out_dim: int | None = None, *, causal: bool, seed: int = 0):
+    torch.manual_seed(seed)
+    d = in_dim_for(name)
+    layer = build_branch_layer(
+        name, d, d if out_dim is None else out_dim, heads=HEADS, causal=causal, encoder_dim=ENC_DIM
+    )
+    return layer.eval()
+
+
+def inputs(name: str, batch: int = B, seed: int = 1):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(T, batch, in_dim_for(name), generator=g)
+    enc = torch.randn(S, batch, ENC_DIM, generator=g)
+    enc_mask = torch.zeros(batch, S, dtype=torch.bool)
+    enc_mask[0, -2:] = True
+    return x, {"encoder_out": enc, "encoder_padding_mask": enc_mask}
+
+
+def decode_incrementally(layer, x, state, **kw):
+    return torch.cat([layer(x[t : t + 1], incremental_state=state, **kw) for t in range(len(x))])
+
+
+def test_layer_names_are_the_search_space():
+    assert len(LAYER_NAMES) == len(set(LAYER_NAMES)) == 35
+    assert build_branch_layer("dead_branch", 16, 16, heads=4, causal=False) is None
+    assert count_parameters("dead_branch", 16, 16, 4) == 0
+    assert layer_output_dim("dead_branch", 16, 32) == 0
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["encoder", "decoder"])
+@pytest.mark.parametrize(("name", "out_dim"), CASES)
+def test_shape_backward_and_parameter_count(name, out_dim, causal):
+    if name == "attend_to_encoder" and not causal:
+        with pytest.raises(ValueError, match="decoder-only"):
+            build(name, out_dim, causal=False)
+        return
+    layer = build(name, out_dim, causal=causal).train()
+    x, kw = inputs(name)
+    x.requires_grad_(True)
+    mask = torch.zeros(B, T, dtype=torch.bool)
+    mask[1, -3:] = True
+    y = layer(x, padding_mask=mask, **kw)
+    assert y.shape == (T, B, out_dim) and layer.out_dim == out_dim
+    assert torch.isfinite(y).all()
+    y.pow(2).sum().backward()
+    if name != "identity":
+        assert all(p.grad is not None for p in layer.parameters())
+    assert x.grad is not None
+    d = in_dim_for(name)
+    n = sum(p.numel() for p in layer.parameters())
+    assert count_parameters(name, d, out_dim, HEADS, encoder_dim=ENC_DIM) == n
+
+
+@pytest.mark.parametrize("name", LIVE)
+def test_decoder_is_causal(name):
+    layer = build(name, causal=True)
+    x, kw = inputs(name)
+    t = 3
+    x2 = x.clone()
+    x2[t:] += torch.randn_like(x2[t:])
+    with torch.no_grad():
+        y, y2 = layer(x, **kw), layer(x2, **kw)
+    torch.testing.assert_close(y[:t], y2[:t])
+    assert not torch.allclose(y[t:], y2[t:])
+
+
+@pytest.mark.parametrize("name", ENCODER_LAYERS)
+def test_encoder_ignores_padded_positions(name):
+    layer = build(name, causal=False)
+    x, _ = inputs(name)
+    lengths = torch.tensor([T, T - 2, 2])
+    mask = torch.arange(T)[None, :] >= lengths[:, None]  # B x T, True at pads
+    x2 = x.clone()
+    x2[mask.t()] = 100.0 * torch.randn_like(x2[mask.t()])
+    with torch.no_grad():
+        y, y2 = layer(x, padding_mask=mask), layer(x2, padding_mask=mask)
+    real = ~mask.t()
+    torch.testing.assert_close(y[real], y2[real])
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["encoder", "decoder"])
+@pytest.mark.parametrize("name", CONVS)
+def test_convolution_receptive_field(name, causal):
+    """Encoder: 'same' padding, centred on t; decoder: the last (k-1)*dilation steps."""
+    layer = build(name, causal=causal)
+    spec = layer_spec(name)
+    right = 0 if causal else spec.context - spec.context // 2
+    x, _ = inputs(name)
+    x2 = x.clone()
+    x2[T - 1] += 1.0
+    with torch.no_grad():
+        y, y2 = layer(x), layer(x2)
+    changed = [t for t in range(T) if not torch.equal(y[t], y2[t])]
+    last = T - 1  # the changed input: outputs at t see x[t - left + j * dilation]
+    assert changed == [t for t in range(T) if last - t <= right and (last - t) % spec.dilation == 0]
+
+
+@pytest.mark.parametrize("name", LIVE)
+def test_incremental_equals_full_decoding(name):
+    layer = build(name, causal=True)
+    x, kw = inputs(name)
+    mask = torch.zeros(B, T, dtype=torch.bool)
+    with torch.no_grad():
+        full = layer(x, padding_mask=mask, **kw)
+        state: dict = {}
+        steps = torch.cat(
+            [
+                layer(x[t : t + 1], padding_mask=mask[:, t : t + 1], incremental_state=state, **kw)
+                for t in range(T)
+            ]
+        )
+    torch.testing.assert_close(steps, full, atol=1e-5, rtol=1e-5)
+
+
+ORDERS = {
+    # beam search: each sentence's 2 beams reorder among themselves (with repeats)
+    "beams": [1, 1, 3, 2],
+    # any permutation of the batch (not done by beam search across sentences)
+    "permutation": [3, 0, 2, 1],
+}
+
+
+@pytest.mark.parametrize("order", list(ORDERS))
+@pytest.mark.parametrize("name", TIME_MIXING)
+def test_reorder_incremental_state(name, order):
+    if name == "attend_to_encoder" and order == "permutation":
+        pytest.skip("fairseq's encoder-attention cache is only reordered within beams")
+    new_order = torch.tensor(ORDERS[order])
+    layer = build(name, causal=True)
+    x, kw = inputs(name, batch=4)
+    kw["encoder_out"] = kw["encoder_out"][:, ::2].repeat_interleave(2, dim=1)  # 2 beams each
+    kw["encoder_padding_mask"] = kw["encoder_padding_mask"][::2].repeat_interleave(2, dim=0)
+    x_next = torch.randn_like(x)
+    t = 4
+    with torch.no_grad():
+        state: dict = {}
+        decode_incrementally(layer, x[:t], state, **kw)
+        # fairseq's beam search entry point: reorder every submodule that can
+        FairseqIncrementalDecoder.reorder_incremental_state_scripting(layer, state, new_order)
+        continued = decode_incrementally(layer, x_next[t:], state, **kw)
+        expected = layer(torch.cat([x[:t, new_order], x_next[t:]]), **kw)[t:]
+    torch.testing.assert_close(continued, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_lightweight_conv_matches_fairseq_module(causal):
+    """The grouped-conv forward is fairseq's LightweightConv1dTBC, both code paths."""
+    layer = build("lightweight_conv_5x1_r_4", causal=causal)
+    x, _ = inputs("lightweight_conv_5x1_r_4")
+    conv = layer.conv
+    assert isinstance(conv, LightweightConv1dTBC) and conv.num_heads == IN_DIM // 4
+    with torch.no_grad():
+        conv.weight.normal_()
+        y = layer(x)
+        torch.testing.assert_close(y, conv(x, unfold=True), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(y, conv(x, unfold=False), atol=1e-5, rtol=1e-5)
+
+
+def test_lightweight_projection_only_when_widths_differ():
+    same = build("lightweight_conv_3x1_r_16", 16, causal=False)
+    wider = build("lightweight_conv_3x1_r_16", 32, causal=False)
+    assert same.proj is None and wider.proj is not None
+    assert count_parameters("lightweight_conv_3x1_r_16", 16, 16, 4) == 3
+    assert count_parameters("lightweight_conv_15x1_r_1", 16, 32, 4) == 15 * 16 + 16 * 32 + 32
+
+
+def test_parameter_formulas():
+    d, o = 16, 32
+    assert count_parameters("separable_conv_9x1", d, o, 4) == 9 * d + d * o + o
+    assert count_parameters("standard_conv_3x1", d, o, 4) == 3 * d * o + o
+    assert count_parameters("standard_conv_1x1", d, o, 4) == d * o + o
+    assert count_parameters("dilated_conv_5x1", d, o, 4) == 5 * d * o
+    assert count_parameters("depthwise_conv_7x1", d, o, 4) == 7 * o
+    assert count_parameters("gated_linear_unit", d, o, 4) == 2 * (d * o + o)
+    assert count_parameters("attention_4_heads", d, d, 4) == 4 * (d * d + d)
+    assert count_parameters("attend_to_encoder", d, d, 4, encoder_dim=8) == (
+        2 * (d * d + d) + 2 * (8 * d + d)
+    )
+
+
+def test_output_dims_and_invalid_layers():
+    assert layer_output_dim("identity", 16, 64) == 16
+    assert layer_output_dim("standard_attention", 16, 8) == 16
+    assert layer_output_dim("attend_to_encoder", 16, 32) == 16
+    assert layer_output_dim("separable_conv_3x1", 16, 8) == 8
+    assert layer_output_dim("depthwise_conv_3x1", 16, 48) == 48
+    bad = [
+        ("depthwise_conv_3x1", 16, 24, {}),  # not a multiple of in_dim
+        ("depthwise_conv_3x1", 16, 8, {}),
+        ("standard_attention", 16, 32, {}),  # attention width is its input width
+        ("identity", 16, 8, {}),
+        ("attention_32_heads", 16, 16, {}),  # 32 heads do not divide 16
+        ("standard_attention", 16, 16, {"heads": 3}),
+        ("lightweight_conv_3x1_r_16", 8, 8, {}),  # r must divide in_dim
+        ("attend_to_encoder", 16, 16, {"encoder_dim": None}),
+        ("no_such_layer", 16, 16, {}),
+    ]
+    for name, d, o, extra in bad:
+        args = {"heads": 4, "causal": True, "encoder_dim": 16, **extra}
+        with pytest.raises(ValueError):
+            build_branch_layer(name, d, o, **args)
+        with pytest.raises(ValueError):
+            count_parameters(name, d, o, args["heads"], encoder_dim=args["encoder_dim"])
+    with pytest.raises(ValueError, match="causal"):
+        build("separable_conv_3x1", causal=False)(torch.zeros(1, 1, IN_DIM), incremental_state={})
+    with pytest.raises(ValueError, match="encoder_out"):
+        build("attend_to_encoder", causal=True)(torch.zeros(1, 1, IN_DIM))

@@ -97,7 +97,8 @@ def _generate(text: str) -> str:
     name, *fields = text.split(":")
     name = name.lower()
     if name not in _USAGE:
-        raise _error(text, f"unknown generator {_show(name, 20)!r} (use {', '.join(_USAGE.values())})")
+        usage = ", ".join(_USAGE.values())
+        raise _error(text, f"unknown generator {_show(name, 20)!r} (use {usage})")
     if len(fields) != _USAGE[name].count(":"):
         raise _error(text, f"expected {_USAGE[name]}")
     n = _integer(text, "N", fields[0], 1, MAX_PAIRS, str(MAX_PAIRS))
@@ -149,7 +150,10 @@ def is_equal_parameter(order: str, n_pairs: int) -> bool:
 
 
 def sandwich_coefficient(order: str) -> int | None:
-    """K if ``order`` is ``sandwich:N:K`` for its own N, else None."""
+    """K if ``order`` is ``sandwich:N:K`` for its own N, else None.
+
+    ``sandwich:N:N-1`` and ``sandwich:N:N`` are the same order; the smaller K is returned.
+    """
     n = order.count("s")
     leading = len(order) - len(order.lstrip("s"))
     for k in (leading - 1, leading):
@@ -159,7 +163,11 @@ def sandwich_coefficient(order: str) -> int | None:
 
 
 def describe(order: str) -> str:
-    """A short name: ``interleaved:N``, ``sandwich:N:K``, or the counts, e.g. ``5 s, 3 f``."""
+    """A short name: ``interleaved:N``, ``sandwich:N:K`` (``+ auto-cross`` when each ``s``
+    is followed by a ``c`` and no other ``c`` exists), or the counts, e.g. ``5 s, 3 f``."""
+    without_c = order.replace("c", "")
+    if "c" in order and without_c and with_auto_cross(without_c) == order:
+        return describe(without_c) + " + auto-cross"
     k = sandwich_coefficient(order)
     if k is not None:
         n = order.count("s")

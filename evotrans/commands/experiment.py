@@ -37,7 +37,7 @@ def continue_experiment(out: Path, workers: int | None = None) -> int:
 
     if not db_path(out).exists():
         raise EvotransError(f"{out}: no experiment here (start one: evotrans evolve CONFIG --out DIR)")
-    console = Console()
+    console = Console(width=None if Console().is_terminal else 160)
     with ExperimentStore.open(out) as store:
         launch = dict(store.config.get("launcher") or {"kind": "local"})
         if workers is not None:
@@ -78,7 +78,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     out = Path(args.dir)
     if not db_path(out).exists():
         raise EvotransError(f"{out}: no experiment here")
-    console = Console()
+    console = Console(width=None if Console().is_terminal else 160)
     with ExperimentStore.open(out) as store:
         search = store.config.get("search", {})
         console.print(f"experiment {out}: algorithm {search.get('algorithm', 'pdh')}, "

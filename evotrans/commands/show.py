@@ -43,9 +43,9 @@ def show_order(args: argparse.Namespace) -> int:
     print(f"sublayers       {len(order)}: s={counts['s']} f={counts['f']} c={counts['c']}"
           f"  ({sublayers.describe(order)})")
     if equal:
-        verdict = f"yes, same sublayers as the baseline {baseline} (interleaved:{n})"
+        verdict = f"yes, same sublayers as {sublayers.describe(baseline)} ({baseline})"
     else:
-        verdict = f"no, {delta:+,} parameters vs the baseline {baseline} (interleaved:{n})"
+        verdict = f"no, {delta:+,} parameters vs {sublayers.describe(baseline)} ({baseline})"
     print(f"equal-parameter {verdict}")
     print()
     print(_table(order, report, args))
@@ -70,7 +70,7 @@ def _table(order: str, report: sublayers.ParamReport, args: argparse.Namespace) 
              f"{', shared output' if args.shared_output else ''}"
              f"{', pre-norm' if args.normalize_before else ''})"]
     for name, number, each, total in rows:
-        if number is None and not total:
+        if not (number if number is not None else total):
             continue
         detail = f"{number:>4} x {each:>12,}" if number is not None else ""
         lines.append(f"  {name:<16}{detail:>19}  {total:>15,}")
@@ -78,9 +78,29 @@ def _table(order: str, report: sublayers.ParamReport, args: argparse.Namespace) 
     return "\n".join(lines)
 
 
+def looks_like_genome(text: str) -> bool:
+    """A seed name, a JSON genome (file or text) or a compact genome ``enc…[…]``/``dec…[…]``."""
+    from evotrans.genome import SEEDS
+
+    stripped = text.strip()
+    return (stripped in SEEDS or stripped.startswith("{") or stripped.endswith(".json")
+            or stripped.startswith(("enc", "dec")) and "[" in stripped)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Show whatever ``args.spec`` names; only sublayer orders so far."""
-    return show_order(args)
+    """Show whatever ``args.spec`` names: an ET genome or a sublayer order."""
+    if looks_like_genome(args.spec):
+        from evotrans.genome.show import show_genome
+
+        return show_genome(args)
+    status = show_order(args)
+    if args.draw:
+        from evotrans.drawing import draw_order
+
+        draw_order(sublayers.parse_order(args.spec, role=args.role, auto_cross=args.auto_cross),
+                   args.draw)
+        print(f"drawing: {args.draw}")
+    return status
 
 
 def _positive(text: str) -> int:
@@ -104,12 +124,13 @@ def _int_at_least(text: str, minimum: int) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "show",
-        help="validate a sublayer order; print its canonical form and parameter counts",
+        help="validate a sublayer order or genome; print its form and parameter counts",
         description="ORDER: letters s (self-attention), f (feed-forward), c (cross attention, "
         "--role decoder only), dots ignored; or a generator sandwich:N:K, interleaved:N, "
-        "random:N:SEED.",
+        "random:N:SEED. GENOME: a JSON file, a compact genome or a seed name "
+        "(transformer, evolved_transformer): its blocks as a table with parameters per block.",
     )
-    p.add_argument("spec", metavar="ORDER")
+    p.add_argument("spec", metavar="ORDER|GENOME")
     p.add_argument("--role", choices=sublayers.ROLES, default="lm",
                    help="stack the order is for (default lm; decoder allows c)")
     p.add_argument("--auto-cross", action="store_true",
@@ -127,7 +148,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="learned positional embeddings (default sinusoidal: no parameters)")
     p.add_argument("--max-positions", type=_positive, default=1024,
                    help="positions of learned positional embeddings (default 1024)")
+    p.add_argument("--heads", type=_positive, default=8,
+                   help="attention heads, for genomes (default 8)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
+    p.add_argument("--draw", metavar="FILE", help="also draw it (.png or .svg)")
     p.set_defaults(func=_run_with_defaults)
 
 

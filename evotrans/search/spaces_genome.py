@@ -1,52 +1,24 @@
-"""The Evolved Transformer genome space as a :class:`~evotrans.search.spaces.SearchSpace`.
+"""The Evolved Transformer genome space for the search driver.
 
-A spec is a genome's one-line compact form (what ``--genome`` accepts);
-:mod:`evotrans.genome` is imported only when the space is built. Mutation
-re-draws each gene with probability ``mutation_p`` (2.5 % by default, the ET
-search's value) and is repeated until the child differs from the parent.
-The seed population is the seed genome (the Transformer by default) and its
-mutants.
+A spec is a genome's one-line compact form (what ``--genome`` accepts).
+Mutation re-draws each gene with probability ``mutation_p`` (the paper's
+2.5 % by default) and always gives a valid genome that differs from its
+parent. ``lm = true`` searches decoder cells only (for ``genome_lm``).
 """
 
 from __future__ import annotations
 
-import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
+from evotrans import genome as g
 from evotrans.errors import EvotransError
 from evotrans.search.spaces import seed_and_mutants
 
-MAX_MUTATION_TRIES = 1000
-
-
-def _genome_module():
-    try:
-        import evotrans.genome as genome
-    except ImportError as err:  # pragma: no cover - depends on the checkout
-        raise EvotransError(
-            f"space.kind: genome search needs evotrans.genome, which failed to import ({err})"
-        ) from err
-    return genome
-
-
-def _first(owners: Sequence[Any], names: Sequence[str]):
-    for owner in owners:
-        for name in names:
-            found = getattr(owner, name, None)
-            if callable(found):
-                return found
-    return None
-
 
 class GenomeSpace:
-    """Genomes of the ET block space.
-
-    ``seed``: a seed genome name (``transformer``, ``evolved_transformer``, as
-    :mod:`evotrans.genome` names them) or a compact/JSON genome.
-    ``random_kwargs``: keyword arguments for ``random_genome(rng, **kwargs)``.
-    """
+    """Genomes of the ET block space; ``seed`` is a seed name or a genome."""
 
     spec_kind = "genome"
 
@@ -55,17 +27,29 @@ class GenomeSpace:
         mutation_p: float = 0.025,
         seed: str = "transformer",
         random_kwargs: Mapping[str, Any] | None = None,
+        lm: bool = False,
+        d: int | None = None,
+        heads: int | None = None,
     ):
         if not isinstance(mutation_p, (int, float)) or not 0 < mutation_p <= 1:
             raise EvotransError(f"space.mutation_p: must be in (0, 1], got {mutation_p!r}")
         self.mutation_p = float(mutation_p)
         self.random_kwargs = dict(random_kwargs or {})
-        self.module = _genome_module()
-        self.seed = self._format(self._seed_genome(seed))
+        self.lm = bool(lm)
+        self.size = (d, heads) if d and heads else None
+        if self.lm:
+            self.random_kwargs.setdefault("encoder_blocks", None)
+        try:
+            seed_genome = g.load_genome(seed)
+        except EvotransError as err:
+            raise EvotransError(f"space.seed: {err}") from None
+        if self.lm:
+            seed_genome = g.Genome(decoder=seed_genome.decoder)
+        self.seed = self.validate(g.to_compact(seed_genome))
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any], where: str = "space") -> GenomeSpace:
-        known = {"mutation_p", "seed", "random_kwargs"}
+        known = {"mutation_p", "seed", "random_kwargs", "lm", "d", "heads"}
         for key in table:
             if key not in known:
                 raise EvotransError(
@@ -74,90 +58,46 @@ class GenomeSpace:
         return cls(**dict(table))
 
     def __repr__(self) -> str:
-        return f"GenomeSpace(mutation_p={self.mutation_p}, seed={self.seed!r})"
-
-    # -- the protocol -------------------------------------------------------------------------
+        return f"GenomeSpace(mutation_p={self.mutation_p}, seed={self.seed!r}, lm={self.lm})"
 
     def seed_individuals(self, rng: random.Random, n: int) -> list[tuple[str, str | None]]:
         return seed_and_mutants(self, self.seed, rng, n)
 
     def random(self, rng: random.Random) -> str:
-        return self._format(self.module.random_genome(rng, **self.random_kwargs))
+        while True:
+            genome = g.random_genome(rng, **self.random_kwargs)
+            if self._fits(genome):
+                return g.to_compact(genome)
 
     def mutate(self, spec: str, rng: random.Random) -> tuple[str, str]:
-        parent = self._parse(spec)
-        parent_hash = self.module.genome_hash(parent)
-        for _ in range(MAX_MUTATION_TRIES):
-            child, descriptions = self.module.mutate(parent, rng, self.mutation_p)
-            if self.module.genome_hash(child) != parent_hash:
-                if isinstance(descriptions, str):
-                    text = descriptions
-                else:
-                    text = "; ".join(str(d) for d in descriptions)
-                return self._format(child), text
-        raise EvotransError(
-            f"space.mutation_p: {self.mutation_p} changed no gene in {MAX_MUTATION_TRIES} tries"
-        )
+        parent = g.from_compact(spec)
+        parent_hash = g.genome_hash(parent)
+        for _ in range(1000):
+            child, notes = g.mutate(parent, rng, self.mutation_p)
+            if g.genome_hash(child) != parent_hash and self._fits(child):
+                return g.to_compact(child), "; ".join(notes)
+        raise EvotransError(f"space.mutation_p: no valid different child in 1000 tries of {spec}")
 
     def hash(self, spec: str) -> str:
-        return str(self.module.genome_hash(self._parse(spec)))
+        return g.genome_hash(g.from_compact(spec))
 
     def validate(self, spec: str) -> str:
-        genome = self._parse(spec)
-        check = _first([self.module], ["validate", "validate_genome", "check"])
-        if check is not None:
-            check(genome)
-        elif callable(getattr(genome, "validate", None)):
-            genome.validate()
-        return self._format(genome)
+        genome = g.validate(g.load_genome(spec), lm=self.lm)
+        if not self._fits(genome):
+            d, heads = self.size or (0, 0)
+            g.validate_for_size(genome, d, heads)  # raises the named error
+        return g.to_compact(genome)
 
     def params(self, spec: str) -> int | None:
-        return None  # depends on model width: the trial reports the exact count
+        if self.size is None:
+            return None
+        return g.genome_params(g.from_compact(spec), d=self.size[0], lm=self.lm)
 
-    # -- serialization (tolerant of the genome module's naming) --------------------------------
-
-    def _parse(self, text: str):
-        genome_cls = getattr(self.module, "Genome", None)
-        if isinstance(text, str) and text.lstrip().startswith("{"):
-            parse = _first([self.module, genome_cls], ["from_json", "genome_from_json", "loads"])
-            if parse is not None:
-                return parse(text)
-            from_dict = _first([genome_cls, self.module], ["from_dict", "genome_from_dict"])
-            if from_dict is None:
-                raise EvotransError("evotrans.genome offers no JSON parser")
-            return from_dict(json.loads(text))
-        parse = _first(
-            [self.module, genome_cls],
-            ["parse_compact", "from_compact", "genome_from_compact", "parse_genome", "parse"],
-        )
-        if parse is None:
-            raise EvotransError("evotrans.genome offers no compact-form parser")
-        return parse(text)
-
-    def _format(self, genome) -> str:
-        method = getattr(genome, "to_compact", None) or getattr(genome, "compact", None)
-        if callable(method):
-            return str(method())
-        fmt = _first([self.module], ["to_compact", "format_compact", "compact", "dumps_compact"])
-        if fmt is None:
-            raise EvotransError("evotrans.genome offers no compact-form writer")
-        return str(fmt(genome))
-
-    def _seed_genome(self, seed: str):
-        if not isinstance(seed, str):
-            raise EvotransError("space.seed: must be a seed genome name or a genome")
-        for owner_name in ("SEEDS", "SEED_GENOMES", "NAMED_GENOMES"):
-            table = getattr(self.module, owner_name, None)
-            if isinstance(table, Mapping) and seed in table:
-                value = table[seed]
-                return value() if callable(value) else value
-        named = _first([self.module], ["seed_genome", "named_genome", "get_seed"])
-        if named is not None and ":" not in seed and "{" not in seed:
-            try:
-                return named(seed)
-            except (KeyError, ValueError):
-                pass
-        factory = getattr(self.module, f"{seed}_genome", None)
-        if callable(factory):
-            return factory()
-        return self._parse(seed)
+    def _fits(self, genome: g.Genome) -> bool:
+        if self.size is None:
+            return True
+        try:
+            g.validate_for_size(genome, *self.size)
+        except EvotransError:
+            return False
+        return True

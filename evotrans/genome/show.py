@@ -1,0 +1,58 @@
+"""`evotrans show GENOME`: the genome's blocks as a table with parameter counts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from evotrans.genome.params import cell_rows, genome_params
+from evotrans.genome.serialize import genome_hash, load_genome, to_compact
+from evotrans.genome.validate import validate, validate_for_size
+
+
+def show_genome(args: argparse.Namespace) -> int:
+    genome = load_genome(args.spec)
+    lm = genome.encoder is None
+    validate(genome, lm=lm)
+    validate_for_size(genome, args.d, args.heads)
+    cells = [] if lm else [("encoder", genome.encoder)]
+    cells.append(("decoder", genome.decoder))
+    total = genome_params(genome, d=args.d, vocab=args.vocab, lm=lm,
+                          shared_output=args.shared_output)
+    if args.json:
+        print(json.dumps({
+            "hash": genome_hash(genome), "compact": to_compact(genome), "d": args.d,
+            "vocab": args.vocab, "total_params": total,
+            "cells": {role: {"num_cells": cell.num_cells,
+                             "blocks": [row.__dict__ for row in cell_rows(cell, role, args.d)]}
+                      for role, cell in cells},
+        }))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if Console().is_terminal else 140)
+    console.print(f"genome {genome_hash(genome)}  d={args.d} heads={args.heads} "
+                  f"vocab={args.vocab}" + ("  (language model: decoder cell)" if lm else ""))
+    for role, cell in cells:
+        if lm and role == "decoder":
+            from evotrans.genome.lm import without_encoder_attention
+
+            cell = without_encoder_attention(cell)
+        table = Table(title=f"{role} cell × {cell.num_cells}", title_justify="left")
+        for column in ("block", "left", "right", "combine", "width", "params"):
+            table.add_column(column, justify="right" if column in ("block", "params") else "left")
+        rows = cell_rows(cell, role, args.d)
+        for row in rows:
+            table.add_row(str(row.index), row.left, row.right, row.combiner, row.width,
+                          f"{row.params:,}")
+        table.add_row("", "", "", "", "per cell", f"{sum(r.params for r in rows):,}")
+        console.print(table)
+    console.print(f"total parameters (embeddings {'shared' if args.shared_output else 'separate'},"
+                  f" final LayerNorms included): {total:,}")
+    if args.draw:
+        from evotrans.drawing import draw_genome
+
+        draw_genome(genome, args.draw)
+        console.print(f"drawing: {args.draw}")
+    return 0

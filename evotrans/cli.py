@@ -21,6 +21,8 @@ COMMAND_MODULES = [
     "evotrans.commands.experiment",
     "evotrans.commands.demo",
     "evotrans.commands.prepare",
+    "evotrans.commands.sweep",
+    "evotrans.commands.report",
 ]
 
 

@@ -11,3 +11,22 @@ tar xzf "$SITE_TGZ" -C /tmp
 export PYTHONPATH="/tmp/evotrans-gpu-site:$PWD"
 export PATH="/tmp/evotrans-gpu-site/bin:$PATH"
 python3 -c "import torch, fairseq, fairseq_plugins; print('torch', torch.__version__, torch.cuda.get_device_name(0), 'fairseq', fairseq.__version__)"
+# The Cython data utilities must match the numpy they run with: rebuild them against
+# this machine's numpy when the prebuilt ones do not import.
+if ! python3 -c "import fairseq.data.data_utils_fast, fairseq.data.token_block_utils_fast" 2>/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --target /tmp/evotrans-cython .gpu-wheels/Cython-*.whl
+    rm -rf /tmp/evotrans-pyx && cp -r .gpu-wheels/pyx /tmp/evotrans-pyx
+    (cd /tmp/evotrans-pyx && PYTHONPATH=/tmp/evotrans-cython python3 - <<'PY'
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+exts = [Extension(name, [f"{name}.pyx"], include_dirs=[numpy.get_include()], language="c++",
+                  extra_compile_args=["-std=c++11", "-O3"])
+        for name in ("data_utils_fast", "token_block_utils_fast")]
+setup(ext_modules=cythonize(exts, quiet=True), script_args=["build_ext", "--inplace", "-q"])
+PY
+    )
+    cp /tmp/evotrans-pyx/*.so /tmp/evotrans-gpu-site/fairseq/data/
+fi
+python3 -c "import fairseq.data.data_utils_fast; print('fairseq data utils: ok')"

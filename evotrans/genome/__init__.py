@@ -1,35 +1,56 @@
 """The Evolved Transformer block space (pure Python: no torch, no fairseq).
 
-A :class:`Genome` is an encoder cell and a decoder cell of two-branch blocks;
-see :mod:`evotrans.genome.space` for the gene values and
-:mod:`evotrans.genome.validate` for the rules.
+A :class:`Genome` is an encoder cell and a decoder cell of two-branch blocks.
+Modules: :mod:`~evotrans.genome.space` (gene values, layer metadata),
+:mod:`~evotrans.genome.types`, :mod:`~evotrans.genome.widths` (width and residual
+conventions), :mod:`~evotrans.genome.validate`, :mod:`~evotrans.genome.serialize`
+(JSON, compact form, :func:`load_genome`), :mod:`~evotrans.genome.hashing`,
+:mod:`~evotrans.genome.sample`, :mod:`~evotrans.genome.seeds`,
+:mod:`~evotrans.genome.params`, :mod:`~evotrans.genome.lm`.
 """
 
+from evotrans.genome.hashing import canonical, genome_hash
 from evotrans.genome.lm import without_encoder_attention
-from evotrans.genome.params import cell_rows, genome_params
-from evotrans.genome.sample import mutate, random_genome
+from evotrans.genome.params import (
+    BlockRow,
+    branch_params,
+    cell_params,
+    cell_rows,
+    genome_params,
+    layer_params,
+)
+from evotrans.genome.sample import mutate, random_cell, random_genome
 from evotrans.genome.seeds import SEEDS, evolved_transformer, transformer
 from evotrans.genome.serialize import (
-    canonical,
     from_compact,
     from_dict,
     from_json,
-    genome_hash,
     load_genome,
     to_compact,
     to_dict,
     to_json,
 )
 from evotrans.genome.types import Block, Branch, Cell, Genome
-from evotrans.genome.validate import state_widths, validate, validate_cell, validate_for_size
+from evotrans.genome.validate import validate, validate_cell, validate_for_size
+from evotrans.genome.widths import (
+    branch_output_width,
+    cell_output_width,
+    state_widths,
+    unused_outputs,
+)
 
 __all__ = [
     "SEEDS",
     "Block",
+    "BlockRow",
     "Branch",
     "Cell",
     "Genome",
+    "branch_output_width",
+    "branch_params",
     "canonical",
+    "cell_output_width",
+    "cell_params",
     "cell_rows",
     "evolved_transformer",
     "from_compact",
@@ -37,14 +58,17 @@ __all__ = [
     "from_json",
     "genome_hash",
     "genome_params",
+    "layer_params",
     "load_genome",
     "mutate",
+    "random_cell",
     "random_genome",
     "state_widths",
     "to_compact",
     "to_dict",
     "to_json",
     "transformer",
+    "unused_outputs",
     "validate",
     "validate_cell",
     "validate_for_size",

@@ -1,49 +1,76 @@
-"""Random valid genomes and mutation (each gene re-drawn with probability p)."""
+"""Random valid genomes and mutation (each gene re-drawn with probability p).
+
+All randomness comes from the ``random.Random`` passed in, so results are
+reproducible from its seed.
+"""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import replace
+from fractions import Fraction
 
 from evotrans.errors import EvotransError
 from evotrans.genome import space
+from evotrans.genome.hashing import canonical_cell
 from evotrans.genome.types import Block, Branch, Cell, Genome
-from evotrans.genome.validate import validate_cell
+from evotrans.genome.validate import validate_branch, validate_cell
+from evotrans.genome.widths import cell_output_width, combine_widths
 
 MAX_TRIES = 10_000
+LAST_BLOCK_TRIES = 16
 GENES = ("input", "norm", "layer", "output_dim", "activation")
 
 
-def _random_branch(rng: random.Random, index: int, role: str) -> Branch:
-    layers = [x for x in space.LAYERS if role == "decoder" or x not in space.DECODER_ONLY_LAYERS]
-    return Branch(
-        rng.randrange(index),
-        rng.choice(space.NORMS),
-        rng.choice(layers),
-        rng.choice(space.OUTPUT_DIMS),
-        rng.choice(space.ACTIVATIONS),
-    )
+def draw_gene(rng: random.Random, gene: str, index: int, role: str):
+    """A uniformly drawn value of one branch gene of block ``index`` (1-based) in ``role``."""
+    if gene == "input":
+        return rng.randrange(index)
+    if gene == "layer":
+        return rng.choice(space.layers_for(role))
+    values = {"norm": space.NORMS, "output_dim": space.OUTPUT_DIMS,
+              "activation": space.ACTIVATIONS}[gene]
+    return rng.choice(values)
 
 
-def random_cell(rng: random.Random, role: str, blocks: int, num_cells: int) -> Cell:
-    """A uniformly drawn valid cell (rejection sampling)."""
+def random_branch(rng: random.Random, index: int, role: str) -> Branch:
+    return Branch(*(draw_gene(rng, gene, index, role) for gene in GENES))
+
+
+def _random_block(rng: random.Random, index: int, role: str, widths: list[Fraction]):
+    """A block whose own rules hold given the earlier widths, and its output width."""
     for _ in range(MAX_TRIES):
-        cell = Cell(
-            tuple(
-                Block(
-                    _random_branch(rng, i, role),
-                    _random_branch(rng, i, role),
-                    rng.choice(space.COMBINERS),
-                )
-                for i in range(1, blocks + 1)
-            ),
-            num_cells,
-        )
+        left, right = random_branch(rng, index, role), random_branch(rng, index, role)
+        combiner = rng.choice(space.COMBINERS)
         try:
-            validate_cell(cell, role)
+            w_left = validate_branch(left, role, index, "left", widths)
+            w_right = validate_branch(right, role, index, "right", widths)
         except EvotransError:
             continue
-        return cell
+        if w_left is not None or w_right is not None:
+            return Block(left, right, combiner), combine_widths(combiner, w_left, w_right)
+    raise EvotransError(f"could not sample a valid {role} block {index}")  # pragma: no cover
+
+
+def random_cell(rng: random.Random, role: str, blocks: int, num_cells: int = 1) -> Cell:
+    """A random valid cell: each block drawn uniformly among the blocks that are valid after
+    the earlier ones; the last block is redrawn (up to ``LAST_BLOCK_TRIES`` times, then the
+    whole cell) until the cell output has width 1."""
+    if blocks < 1:
+        raise EvotransError(f"{role} cell: needs at least one block, got {blocks}")
+    for _ in range(MAX_TRIES):
+        widths, drawn = [Fraction(1)], []
+        for index in range(1, blocks):
+            block, width = _random_block(rng, index, role, widths)
+            drawn.append(block)
+            widths.append(width)
+        for _ in range(LAST_BLOCK_TRIES):
+            block, width = _random_block(rng, blocks, role, widths)
+            cell = Cell((*drawn, block), num_cells)
+            if cell_output_width(cell, [*widths, width]) == 1:
+                validate_cell(cell, role)
+                return cell
     raise EvotransError(f"could not sample a valid {role} cell of {blocks} blocks")
 
 
@@ -55,66 +82,70 @@ def random_genome(
     encoder_cells: int = 3,
     decoder_cells: int = 4,
 ) -> Genome:
-    """A random valid genome (``encoder_blocks=None``: decoder only, for an LM)."""
-    encoder = (
-        None
-        if encoder_blocks is None
-        else random_cell(rng, "encoder", encoder_blocks, encoder_cells)
-    )
-    return Genome(
-        decoder=random_cell(rng, "decoder", decoder_blocks, decoder_cells), encoder=encoder
-    )
+    """A random valid genome (block counts of the ET search; ``encoder_blocks=None``: a
+    decoder-only genome for a language model)."""
+    encoder = (None if encoder_blocks is None
+               else random_cell(rng, "encoder", encoder_blocks, encoder_cells))
+    return Genome(decoder=random_cell(rng, "decoder", decoder_blocks, decoder_cells),
+                  encoder=encoder)
 
 
-def _redraw(rng: random.Random, branch: Branch, gene: str, index: int, role: str) -> Branch:
-    fresh = _random_branch(rng, index, role)
-    return replace(branch, **{gene: getattr(fresh, gene)})
-
-
-def _mutate_cell(cell: Cell, role: str, rng: random.Random, p: float, notes: list[str]) -> Cell:
+def _mutate_cell(cell: Cell, role: str, rng: random.Random, p: float,
+                 num_cells: Sequence[int], notes: list[str]) -> Cell:
     blocks = []
-    for i, block in enumerate(cell.blocks, start=1):
-        left, right, combiner = block.left, block.right, block.combiner
-        for side in ("left", "right"):
-            branch = left if side == "left" else right
+    for index, block in enumerate(cell.blocks, start=1):
+        sides = {}
+        for side, branch in block.branches():
             for gene in GENES:
                 if rng.random() < p:
-                    new = _redraw(rng, branch, gene, i, role)
-                    if getattr(new, gene) != getattr(branch, gene):
-                        notes.append(
-                            f"{role} block {i} {side} {gene.replace('_', ' ')}: "
-                            f"{getattr(branch, gene)} -> {getattr(new, gene)}"
-                        )
-                    branch = new
-            left, right = (branch, right) if side == "left" else (left, branch)
+                    old, new = getattr(branch, gene), draw_gene(rng, gene, index, role)
+                    if new != old:
+                        notes.append(f"{role} block {index} {side} {gene.replace('_', ' ')}: "
+                                     f"{old} -> {new}")
+                        branch = replace(branch, **{gene: new})
+            sides[side] = branch
+        combiner = block.combiner
         if rng.random() < p:
             new_combiner = rng.choice(space.COMBINERS)
             if new_combiner != combiner:
-                notes.append(f"{role} block {i} combiner: {combiner} -> {new_combiner}")
-            combiner = new_combiner
-        blocks.append(Block(left, right, combiner))
-    return Cell(tuple(blocks), cell.num_cells)
+                notes.append(f"{role} block {index} combiner: {combiner} -> {new_combiner}")
+                combiner = new_combiner
+        blocks.append(Block(sides["left"], sides["right"], combiner))
+    count = cell.num_cells
+    if num_cells and rng.random() < p:
+        count = rng.choice(list(num_cells))
+        if count != cell.num_cells:
+            notes.append(f"{role} cell num_cells: {cell.num_cells} -> {count}")
+    return Cell(tuple(blocks), count)
 
 
-def mutate(genome: Genome, rng: random.Random, p: float = 0.025) -> tuple[Genome, list[str]]:
-    """Re-draw each gene with probability ``p``; the child is valid and differs from the
-    parent (re-drawn until both hold). Returns the child and what changed."""
-    cells = [("encoder", genome.encoder), ("decoder", genome.decoder)]
-    n_genes = sum(len(c.blocks) * (2 * len(GENES) + 1) for _, c in cells if c is not None)
-    p = max(p, 1.0 / n_genes / 4)  # keep the expected number of changes above zero
+def mutate(
+    genome: Genome, rng: random.Random, p: float = 0.025, *, num_cells: Sequence[int] = ()
+) -> tuple[Genome, list[str]]:
+    """Re-draw each gene (5 per branch, the combiner per block and, when ``num_cells`` lists
+    choices, each cell count) with probability ``p``.
+
+    Draws are repeated until the child is valid and differs from the parent as an
+    architecture (see :func:`evotrans.genome.hashing.canonical`); ``p`` is raised to at
+    least 1/(4 * number of genes) so that this terminates quickly. Returns the child and
+    one line per changed gene, e.g. ``decoder block 3 left layer: separable_conv_7x1 ->
+    attention_16_heads``.
+    """
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
+        raise EvotransError(f"mutation probability: must be in (0, 1], got {p!r}")
+    cells = list(genome.cells())
+    n_genes = sum(len(c.blocks) * (2 * len(GENES) + 1) + bool(num_cells) for _, c in cells)
+    p = max(p, 1.0 / (4 * n_genes))
+    parent = {role: canonical_cell(cell) for role, cell in cells}
     for _ in range(MAX_TRIES):
         notes: list[str] = []
-        new = {
-            role: None if cell is None else _mutate_cell(cell, role, rng, p, notes)
-            for role, cell in cells
-        }
-        if not notes:
+        child = {role: _mutate_cell(cell, role, rng, p, num_cells, notes) for role, cell in cells}
+        if all(canonical_cell(c) == parent[role] for role, c in child.items()):
             continue
         try:
-            for role, cell in new.items():
-                if cell is not None:
-                    validate_cell(cell, role)
+            for role, cell in child.items():
+                validate_cell(cell, role)
         except EvotransError:
             continue
-        return Genome(decoder=new["decoder"], encoder=new["encoder"]), notes
-    raise EvotransError("could not mutate the genome into a valid child")
+        return Genome(decoder=child["decoder"], encoder=child.get("encoder")), notes
+    raise EvotransError("could not mutate the genome into a valid, different child")

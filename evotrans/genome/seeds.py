@@ -1,8 +1,21 @@
 """The seed genomes: the Transformer and the Evolved Transformer, written as blocks.
 
-Residuals are identity branches of an earlier hidden state. Every genome model
-is pre-norm (the ``norm`` gene normalizes a branch's input) and each stack
-ends with a LayerNorm, as in the ET reference code.
+Residuals are ``identity`` branches of an earlier hidden state (see
+:mod:`evotrans.genome.widths`). Genome models are pre-norm: the ``norm`` gene
+normalizes a branch's input, and each stack ends with a LayerNorm, as in the ET
+reference code. What the block space cannot say, and how the model builder
+(``fairseq_plugins``) settles it:
+
+- dropout is not a gene: the builder applies ``--dropout`` to the output of every
+  branch with parameters, ``--activation-dropout`` instead to an activated branch
+  whose sibling is dead (the inner layer of a feed-forward), none to identities;
+- post-norm (LN after the residual sum) is not expressible: the Transformer seed
+  is fairseq's ``transformer`` with ``--encoder/decoder-normalize-before``;
+- two branches reading the same state through ``layer_norm`` each have their own
+  LayerNorm, where the ET reference normalizes once and feeds both (2·width more
+  parameters per such pair; the same function at initialization);
+- the encoder's convolutions zero padded positions first (the reference's mask),
+  decoder convolutions are causal: the builder does both for every convolution.
 """
 
 from __future__ import annotations
@@ -18,6 +31,7 @@ HALF, ONE, TWO, FOUR = Fraction(1, 2), Fraction(1), Fraction(2), Fraction(4)
 def br(
     input: int, layer: str, dim: Fraction = ONE, *, norm: bool = False, act: str = "none"
 ) -> Branch:
+    """A live branch: ``layer`` of hidden state ``input`` (``norm``: LayerNorm its input)."""
     return Branch(input, "layer_norm" if norm else "none", layer, dim, act)
 
 
@@ -33,53 +47,56 @@ def block(left: Branch, right: Branch = DEAD, combiner: str = "add") -> Block:
 
 
 def transformer_encoder(num_cells: int = 6) -> Cell:
-    """Reference ``nas_seq2seq_base`` encoder: a Transformer layer as 4 blocks."""
+    """ET_SPEC §2 / reference ``nas_seq2seq_base`` encoder: one Transformer layer as 4 blocks."""
     return Cell(
         (
             block(br(0, "standard_attention", norm=True), identity(0)),  # 1: x + attn(LN x)
             block(br(1, "standard_conv_1x1", FOUR, norm=True, act="relu")),  # 2: relu(W1 LN h1)
             block(br(2, "standard_conv_1x1", ONE), identity(1)),  # 3: h1 + W2 h2
-            block(identity(3)),  # 4: output
+            block(identity(3)),  # 4: the cell output
         ),
         num_cells,
     )
 
 
 def transformer_decoder(num_cells: int = 6) -> Cell:
-    """Reference decoder: self-attention, encoder attention, FFN as 5 blocks."""
+    """Reference decoder: self-attention, encoder attention and FFN as 5 blocks."""
     return Cell(
         (
-            block(br(0, "standard_attention", norm=True), identity(0)),  # 1: x + self-attn
-            block(br(1, "attend_to_encoder", norm=True), identity(1)),  # 2: h1 + enc-attn
+            block(br(0, "standard_attention", norm=True), identity(0)),  # 1: x + self-attn(LN x)
+            block(br(1, "attend_to_encoder", norm=True), identity(1)),  # 2: h1 + enc-attn(LN h1)
             block(br(2, "standard_conv_1x1", FOUR, norm=True, act="relu")),  # 3: relu(W1 LN h2)
             block(br(3, "standard_conv_1x1", ONE), identity(2)),  # 4: h2 + W2 h3
-            block(identity(4)),  # 5: output
+            block(identity(4)),  # 5: the cell output
         ),
         num_cells,
     )
 
 
 def transformer() -> Genome:
+    """fairseq's ``transformer`` (pre-norm), 6 encoder and 6 decoder layers, FFN 4d."""
     return Genome(encoder=transformer_encoder(), decoder=transformer_decoder(), name="transformer")
 
 
 def evolved_encoder(num_cells: int = 3) -> Cell:
-    """The ET encoder cell (So et al. 2019, Fig. 3), ET_SPEC §1 steps 1–4."""
+    """The ET encoder cell (So et al. 2019, Fig. 3), ET_SPEC §1 encoder steps 1-4."""
     return Cell(
         (
-            # 1. gated linear unit (pre-LN) + residual
+            # step 1: gated linear unit, Linear(d->d) * sigmoid(Linear(d->d)) of LN x, + x
             block(br(0, "gated_linear_unit", norm=True), identity(0)),
-            # 2. conv branches: ReLU(dense d→4d) and ReLU(conv 3x1 d→d/2), summed (zero-padded) at 4d
+            # step 2: left ReLU(Linear d->4d), right ReLU(conv 3x1 d->d/2), each of LN h1;
+            # add zero-pads the right branch to 4d (hidden state 2 is 4d wide)
             block(
                 br(1, "standard_conv_1x1", FOUR, norm=True, act="relu"),
                 br(1, "standard_conv_3x1", HALF, norm=True, act="relu"),
             ),
-            # … LN over 4d, separable conv 9x1 4d→d/2, zero-padded to d, + residual of block 1
+            # ... LN over 4d, separable conv 9x1 4d->d/2; add zero-pads it to d, + residual h1
             block(br(2, "separable_conv_9x1", HALF, norm=True), identity(1)),
-            # 3. self-attention (pre-LN) + residual
+            # step 3: self-attention with h heads of LN h3, + h3
             block(br(3, "standard_attention", norm=True), identity(3)),
-            # 4. feed-forward: ReLU(dense d→4d) (pre-LN), dense 4d→d, + residual
+            # step 4: feed-forward, ReLU(Linear d->4d) of LN h4 ...
             block(br(4, "standard_conv_1x1", FOUR, norm=True, act="relu")),
+            # ... Linear 4d->d, + residual h4 (the cell output)
             block(br(5, "standard_conv_1x1", ONE), identity(4)),
         ),
         num_cells,
@@ -87,26 +104,35 @@ def evolved_encoder(num_cells: int = 3) -> Cell:
 
 
 def evolved_decoder(num_cells: int = 4) -> Cell:
-    """The ET decoder cell, ET_SPEC §1 steps 1–5."""
+    """The ET decoder cell, ET_SPEC §1 decoder steps 1-5.
+
+    Step 1's self-attention has max(16, h) heads: ``attention_16_heads`` for h <= 16
+    (base h=8, big h=16). In a language model the two ``attend_to_encoder`` branches
+    are dropped (:func:`evotrans.genome.lm.without_encoder_attention`): step 1 keeps
+    its left branch and step 4 becomes the identity, as in the reference.
+    """
     return Cell(
         (
-            # 1. 16-head self-attention and encoder attention on the same pre-LN input …
+            # step 1: causal self-attention, 16 heads, and attention to the encoder, h heads,
+            # in parallel on LN x ...
             block(br(0, "attention_16_heads", norm=True), br(0, "attend_to_encoder", norm=True)),
-            # … both added to the residual
+            # ... both added to the residual x
             block(identity(1), identity(0)),
-            # 2. causal separable convs: ReLU(sep 11x1 d→2d) + sep 7x1 d→d/2 (zero-padded to 2d)
+            # step 2: causal ReLU(separable 11x1 d->2d) and separable 7x1 d->d/2, each of LN h2;
+            # add zero-pads the right branch to 2d (hidden state 3 is 2d wide)
             block(
                 br(2, "separable_conv_11x1", TWO, norm=True, act="relu"),
                 br(2, "separable_conv_7x1", HALF, norm=True),
             ),
-            # … LN over 2d, separable conv 7x1 2d→d, + residual of block 2
+            # ... LN over 2d, separable conv 7x1 2d->d, + residual h2
             block(br(3, "separable_conv_7x1", ONE, norm=True), identity(2)),
-            # 3. self-attention (pre-LN) + residual
+            # step 3: causal self-attention with h heads of LN h4, + h4
             block(br(4, "standard_attention", norm=True), identity(4)),
-            # 4. attention to the encoder (pre-LN) + residual
+            # step 4: attention to the encoder with h heads of LN h5, + h5
             block(br(5, "attend_to_encoder", norm=True), identity(5)),
-            # 5. feed-forward: swish(dense d→4d) (pre-LN), LN over 4d, dense 4d→d, + residual
+            # step 5: feed-forward, swish(Linear d->4d) of LN h6 ...
             block(br(6, "standard_conv_1x1", FOUR, norm=True, act="swish")),
+            # ... LN over 4d, Linear 4d->d, + residual h6 (the cell output)
             block(br(7, "standard_conv_1x1", ONE, norm=True), identity(6)),
         ),
         num_cells,
@@ -114,6 +140,7 @@ def evolved_decoder(num_cells: int = 4) -> Cell:
 
 
 def evolved_transformer() -> Genome:
+    """The published Evolved Transformer: 3 encoder cells, 4 decoder cells."""
     return Genome(encoder=evolved_encoder(), decoder=evolved_decoder(), name="evolved_transformer")
 
 

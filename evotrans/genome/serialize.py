@@ -1,124 +1,148 @@
-"""Genome ⇄ JSON (stable, versioned) and ⇄ a one-line compact form; content hash.
+"""Genome <-> JSON (stable, versioned) and <-> a one-line compact form; :func:`load_genome`.
 
-Compact grammar (one line, no spaces)::
+JSON::
 
-    genome := cell (";" cell)?          # "enc…;dec…", or "dec…" alone for an LM
-    cell   := ("enc" | "dec") CELLS "[" block ("," block)* "]"
-    block  := branch "+" branch "@" combiner
-    branch := input ":" norm ":" layer ":" dim ":" activation     # norm: ln | none
+    {"format": "evotrans-genome", "version": 1, ["name": "..."],
+     ["encoder": CELL], "decoder": CELL}
+    CELL   = {"num_cells": N, "blocks": [{"left": BRANCH, "right": BRANCH, "combiner": "add"}]}
+    BRANCH = {"input": 0, "norm": "layer_norm", "layer": "standard_attention",
+              "output_dim": "1", "activation": "none"}
 
-e.g. ``dec6[0:ln:standard_attention:1:none+0:none:identity:1:none@add,…]``.
+Compact grammar (one line, no spaces; the encoder cell is absent for an LM genome)::
+
+    genome := cell [";" cell]              # "enc6[...];dec6[...]" or "dec6[...]"
+    cell   := ("enc" | "dec") NUM_CELLS "[" block ("," block)* "]"
+    block  := branch "+" branch "@" combiner          # left + right @ combiner
+    branch := input ":" norm ":" layer ":" dim ":" activation
+    norm   := "ln" | "none"                           # ("layer_norm" is read too)
+    dim    := "1/2" | "1" | "2" | "4"
+
+e.g. ``enc6[0:ln:standard_attention:1:none+0:none:identity:1:none@add,…];dec6[…]``.
+Both forms are validated when read (:func:`evotrans.genome.validate.validate`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 import re
-from dataclasses import replace
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from evotrans.errors import EvotransError
 from evotrans.genome import space
+from evotrans.genome.hashing import canonical, genome_hash
 from evotrans.genome.types import Block, Branch, Cell, Genome
+from evotrans.genome.validate import not_one_of, validate
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "canonical",
+    "from_compact",
+    "from_dict",
+    "from_json",
+    "genome_hash",
+    "load_genome",
+    "looks_compact",
+    "to_compact",
+    "to_dict",
+    "to_json",
+]
 
 FORMAT = "evotrans-genome"
 VERSION = 1
+GENES = ("input", "norm", "layer", "output_dim", "activation")
+_DIMS = [space.format_dim(d) for d in space.OUTPUT_DIMS]
 _NORM_SHORT = {"layer_norm": "ln", "none": "none"}
-_NORM_LONG = {v: k for k, v in _NORM_SHORT.items()}
-_CELL = re.compile(r"^(enc|dec)(\d+)\[(.*)\]$")
+_NORM_LONG = {"ln": "layer_norm", "none": "none"}
+_CELL = re.compile(r"^(enc|dec)([0-9]+)\[(.*)\]$")
+_COMPACT_START = re.compile(r"^(enc|dec)[0-9]+\[")
 
 
-# -- JSON -------------------------------------------------------------------------------------
+def _dim(value: Any, where: str) -> Any:
+    try:
+        return space.parse_dim(value)
+    except ValueError:
+        raise EvotransError(f"{where} output dim: {not_one_of(value, _DIMS)}") from None
+
+
+# -- JSON ---------------------------------------------------------------------------------------
 
 
 def _branch_dict(b: Branch) -> dict[str, Any]:
-    return {
-        "input": b.input,
-        "norm": b.norm,
-        "layer": b.layer,
-        "output_dim": space.format_dim(b.output_dim),
-        "activation": b.activation,
-    }
+    dim = space.format_dim(b.output_dim)
+    return {"input": b.input, "norm": b.norm, "layer": b.layer, "output_dim": dim,
+            "activation": b.activation}
 
 
 def _cell_dict(cell: Cell) -> dict[str, Any]:
-    return {
-        "num_cells": cell.num_cells,
-        "blocks": [
-            {"left": _branch_dict(b.left), "right": _branch_dict(b.right), "combiner": b.combiner}
-            for b in cell.blocks
-        ],
-    }
+    blocks = [{"left": _branch_dict(b.left), "right": _branch_dict(b.right),
+               "combiner": b.combiner} for b in cell.blocks]
+    return {"num_cells": cell.num_cells, "blocks": blocks}
 
 
 def to_dict(genome: Genome) -> dict[str, Any]:
+    """The JSON object of a genome (keys in a fixed order)."""
     out: dict[str, Any] = {"format": FORMAT, "version": VERSION}
-    if genome.encoder is not None:
-        out["encoder"] = _cell_dict(genome.encoder)
-    out["decoder"] = _cell_dict(genome.decoder)
+    if genome.name is not None:
+        out["name"] = genome.name
+    for role, cell in genome.cells():
+        out[role] = _cell_dict(cell)
     return out
 
 
 def to_json(genome: Genome, indent: int | None = 2) -> str:
-    return json.dumps(to_dict(genome), indent=indent, sort_keys=False)
+    return json.dumps(to_dict(genome), indent=indent)
+
+
+def _keys(data: Any, where: str, required: tuple[str, ...], optional: tuple[str, ...] = ()):
+    if not isinstance(data, dict):
+        raise EvotransError(f"{where}: must be an object with {', '.join(required)}")
+    for key in required:
+        if key not in data:
+            raise EvotransError(f"{where} {'output dim' if key == 'output_dim' else key}: missing")
+    for key in data:
+        if key not in required + optional:
+            raise EvotransError(f"{where}: unknown key {_quote(key)} (known: "
+                                f"{', '.join(required + optional)})")
+
+
+def _quote(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)
 
 
 def _branch_from(data: Any, where: str) -> Branch:
-    if not isinstance(data, dict):
-        raise EvotransError(
-            f"{where}: must be an object with input, norm, layer, output_dim, activation"
-        )
-    for key in ("input", "norm", "layer", "output_dim", "activation"):
-        if key not in data:
-            raise EvotransError(f"{where} {key.replace('_', ' ')}: missing")
-    extra = set(data) - {"input", "norm", "layer", "output_dim", "activation"}
-    if extra:
-        raise EvotransError(f"{where}: unknown gene {sorted(extra)[0]!r}")
-    try:
-        dim = space.parse_dim(data["output_dim"])
-    except (ValueError, ZeroDivisionError):
-        raise EvotransError(
-            f"{where} output dim: {data['output_dim']!r} is not one of 1/2, 1, 2, 4"
-        ) from None
-    return Branch(data["input"], data["norm"], data["layer"], dim, data["activation"])
+    _keys(data, where, GENES)
+    return Branch(data["input"], data["norm"], data["layer"], _dim(data["output_dim"], where),
+                  data["activation"])
 
 
 def _cell_from(data: Any, role: str) -> Cell:
-    if not isinstance(data, dict) or not isinstance(data.get("blocks"), list):
-        raise EvotransError(f"{role} cell: must be an object with num_cells and blocks")
+    _keys(data, f"{role} cell", ("num_cells", "blocks"))
+    if not isinstance(data["blocks"], list):
+        raise EvotransError(f"{role} cell blocks: must be a list of blocks")
     blocks = []
     for i, block in enumerate(data["blocks"], start=1):
-        if not isinstance(block, dict):
-            raise EvotransError(f"{role} block {i}: must be an object with left, right, combiner")
-        for key in ("left", "right", "combiner"):
-            if key not in block:
-                raise EvotransError(f"{role} block {i} {key}: missing")
-        blocks.append(
-            Block(
-                _branch_from(block["left"], f"{role} block {i} left"),
-                _branch_from(block["right"], f"{role} block {i} right"),
-                block["combiner"],
-            )
-        )
-    return Cell(tuple(blocks), data.get("num_cells", 1))
+        where = f"{role} block {i}"
+        _keys(block, where, ("left", "right", "combiner"))
+        blocks.append(Block(_branch_from(block["left"], f"{where} left"),
+                            _branch_from(block["right"], f"{where} right"), block["combiner"]))
+    return Cell(tuple(blocks), data["num_cells"])
 
 
 def from_dict(data: Any) -> Genome:
-    from evotrans.genome.validate import validate
-
-    if not isinstance(data, dict):
-        raise EvotransError("genome JSON: the top level must be an object")
+    """A validated genome from its JSON object (no ``encoder``: a language-model genome)."""
+    _keys(data, "genome JSON", ("decoder",), ("format", "version", "name", "encoder"))
     if data.get("format", FORMAT) != FORMAT:
-        raise EvotransError(f"genome JSON: format {data.get('format')!r} is not {FORMAT!r}")
+        raise EvotransError(f"genome JSON format: {_quote(data['format'])} is not \"{FORMAT}\"")
     if data.get("version", VERSION) != VERSION:
-        raise EvotransError(f"genome JSON: version {data.get('version')!r} is not {VERSION}")
-    if "decoder" not in data:
-        raise EvotransError("genome JSON: decoder cell missing")
+        raise EvotransError(f"genome JSON version: {data['version']!r} is not {VERSION}")
+    name = data.get("name")
+    if name is not None and not isinstance(name, str):
+        raise EvotransError(f"genome JSON name: {name!r} is not a string")
     encoder = _cell_from(data["encoder"], "encoder") if "encoder" in data else None
-    genome = Genome(decoder=_cell_from(data["decoder"], "decoder"), encoder=encoder)
+    genome = Genome(decoder=_cell_from(data["decoder"], "decoder"), encoder=encoder, name=name)
     return validate(genome, lm=encoder is None)
 
 
@@ -130,140 +154,121 @@ def from_json(text: str) -> Genome:
     return from_dict(data)
 
 
-# -- compact ----------------------------------------------------------------------------------
+# -- compact ------------------------------------------------------------------------------------
 
 
 def _branch_compact(b: Branch) -> str:
-    return ":".join(
-        [
-            str(b.input),
-            _NORM_SHORT.get(b.norm, b.norm),
-            b.layer,
-            space.format_dim(b.output_dim),
-            b.activation,
-        ]
-    )
+    fields = (b.input, _NORM_SHORT.get(b.norm, b.norm), b.layer, space.format_dim(b.output_dim),
+              b.activation)
+    return ":".join(str(f) for f in fields)
 
 
 def _cell_compact(prefix: str, cell: Cell) -> str:
-    blocks = ",".join(
-        f"{_branch_compact(b.left)}+{_branch_compact(b.right)}@{b.combiner}" for b in cell.blocks
-    )
+    blocks = ",".join(f"{_branch_compact(b.left)}+{_branch_compact(b.right)}@{b.combiner}"
+                      for b in cell.blocks)
     return f"{prefix}{cell.num_cells}[{blocks}]"
 
 
 def to_compact(genome: Genome) -> str:
-    parts = [] if genome.encoder is None else [_cell_compact("enc", genome.encoder)]
-    return ";".join([*parts, _cell_compact("dec", genome.decoder)])
+    """The one-line compact form (see the module docstring)."""
+    return ";".join(_cell_compact(role[:3], cell) for role, cell in genome.cells())
 
 
 def _branch_parse(text: str, where: str) -> Branch:
     fields = text.split(":")
     if len(fields) != 5:
-        raise EvotransError(
-            f"compact genome: {where}: expected 5 fields input:norm:layer:dim:activation, "
-            f"got {len(fields)}"
-        )
+        raise EvotransError(f"compact genome: {where}: expected 5 fields "
+                            f"input:norm:layer:dim:activation, got {len(fields)}")
     raw_input, norm, layer, dim, activation = fields
-    if not raw_input.isdigit():
-        raise EvotransError(f"compact genome: {where} input: {raw_input!r} is not an integer")
-    try:
-        parsed_dim = space.parse_dim(dim)
-    except (ValueError, ZeroDivisionError):
-        raise EvotransError(
-            f"compact genome: {where} output dim: {dim!r} is not one of 1/2, 1, 2, 4"
-        ) from None
+    if not re.fullmatch(r"[0-9]+", raw_input):
+        raise EvotransError(f"compact genome: {where} input: {_quote(raw_input)} is not an integer")
+    parsed_dim = _dim(dim, f"compact genome: {where}")
     return Branch(int(raw_input), _NORM_LONG.get(norm, norm), layer, parsed_dim, activation)
 
 
-def _cell_parse(text: str) -> tuple[str, Cell]:
+def _block_parse(text: str, where: str) -> Block:
+    head, sep, combiner = text.rpartition("@")
+    sides = head.split("+")
+    if not sep or len(sides) != 2:
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise EvotransError(f"compact genome: {where}: expected LEFT+RIGHT@COMBINER, got "
+                            f"{_quote(shown)}")
+    return Block(_branch_parse(sides[0], f"{where} left"),
+                 _branch_parse(sides[1], f"{where} right"), combiner)
+
+
+def _cell_parse(text: str, position: int) -> tuple[str, Cell]:
     match = _CELL.match(text)
     if not match:
-        raise EvotransError(f"compact genome: cell {text[:30]!r} is not enc<N>[…] or dec<N>[…]")
+        shown = text if len(text) <= 30 else text[:27] + "..."
+        raise EvotransError(f"compact genome: cell {position} {_quote(shown)} is not "
+                            "enc<N>[...] or dec<N>[...]")
     prefix, cells, body = match.groups()
     role = "encoder" if prefix == "enc" else "decoder"
-    blocks = []
-    for i, block in enumerate(body.split(",") if body else [], start=1):
-        head, sep, combiner = block.rpartition("@")
-        if not sep:
-            raise EvotransError(f"compact genome: {role} block {i}: missing @combiner")
-        sides = head.split("+")
-        if len(sides) != 2:
-            raise EvotransError(f"compact genome: {role} block {i}: expected LEFT+RIGHT")
-        blocks.append(
-            Block(
-                _branch_parse(sides[0], f"{role} block {i} left"),
-                _branch_parse(sides[1], f"{role} block {i} right"),
-                combiner,
-            )
-        )
+    if not body:
+        raise EvotransError(f"compact genome: {role} cell: needs at least one block")
+    blocks = [_block_parse(b, f"{role} block {i}") for i, b in enumerate(body.split(","), 1)]
     return role, Cell(tuple(blocks), int(cells))
 
 
 def from_compact(text: str) -> Genome:
-    from evotrans.genome.validate import validate
-
-    if not text or any(c.isspace() for c in text):
+    """A validated genome from its compact form (no ``enc`` cell: a language-model genome)."""
+    if not isinstance(text, str) or not text or any(c.isspace() for c in text):
         raise EvotransError("compact genome: must be one non-empty line without spaces")
-    cells = dict(_cell_parse(part) for part in text.split(";"))
+    cells: dict[str, Cell] = {}
+    for position, part in enumerate(text.split(";"), start=1):
+        role, cell = _cell_parse(part, position)
+        if role in cells:
+            raise EvotransError(f"compact genome: more than one {role} cell")
+        cells[role] = cell
     if "decoder" not in cells:
-        raise EvotransError("compact genome: decoder cell (dec<N>[…]) missing")
+        raise EvotransError("compact genome: the decoder cell dec<N>[...] is missing")
     genome = Genome(decoder=cells["decoder"], encoder=cells.get("encoder"))
     return validate(genome, lm=genome.encoder is None)
 
 
-# -- loading and hashing ----------------------------------------------------------------------
+# -- loading ------------------------------------------------------------------------------------
 
 
-def load_genome(text: str) -> Genome:
-    """A seed name, a JSON file path, a JSON string or a compact genome."""
+def looks_compact(text: str) -> bool:
+    """Starts like a compact genome (``enc<N>[`` or ``dec<N>[``)."""
+    return bool(_COMPACT_START.match(text.strip()))
+
+
+def _from_text(text: str) -> Genome:
+    text = text.strip()
+    return from_json(text) if text.startswith("{") else from_compact(text)
+
+
+def load_genome(source: str | os.PathLike[str]) -> Genome:
+    """A validated genome from a seed name (``transformer``, ``evolved_transformer``), a JSON
+    string, a compact string, or the path of a file holding JSON or a compact genome."""
     from evotrans.genome.seeds import SEEDS
 
-    if text in SEEDS:
-        return SEEDS[text]()
-    stripped = text.strip()
-    if stripped.startswith("{"):
-        return from_json(stripped)
-    if stripped.endswith(".json") or (len(stripped) < 4096 and "[" not in stripped):
-        path = Path(stripped)
-        if not path.is_file():
-            raise EvotransError(
-                f"genome {stripped!r}: not a seed ({', '.join(SEEDS)}), a file or a genome"
-            )
-        return from_json(path.read_text(encoding="utf-8"))
-    return from_compact(stripped)
-
-
-def canonical(genome: Genome) -> Genome:
-    """Equal architectures → equal genomes: irrelevant genes normalized, commutative
-    combiners' branches ordered."""
-
-    def branch(b: Branch) -> Branch:
-        if b.layer == "dead_branch":
-            return Branch(0, "none", "dead_branch", Fraction(1), "none")
-        if b.layer in space.WIDTH_PRESERVING:
-            return replace(b, output_dim=Fraction(1))
-        return b
-
-    def cell(c: Cell | None) -> Cell | None:
-        if c is None:
-            return None
-        blocks = []
-        for b in c.blocks:
-            left, right = branch(b.left), branch(b.right)
-            if b.combiner in ("add", "multiply") and _key(right) < _key(left):
-                left, right = right, left
-            blocks.append(Block(left, right, b.combiner))
-        return Cell(tuple(blocks), c.num_cells)
-
-    return Genome(decoder=cell(genome.decoder), encoder=cell(genome.encoder))
-
-
-def _key(b: Branch) -> tuple:
-    return (b.input, b.norm, b.layer, b.output_dim, b.activation)
-
-
-def genome_hash(genome: Genome) -> str:
-    """Content hash (16 hex digits), equal for equal architectures."""
-    text = json.dumps(to_dict(canonical(genome)), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    if isinstance(source, os.PathLike):
+        path = Path(source)
+    else:
+        if not isinstance(source, str):
+            raise EvotransError(f"genome: {source!r} is not a genome text or path")
+        text = source.strip()
+        if text in SEEDS:
+            return validate(SEEDS[text]())
+        if text.startswith("{") or looks_compact(text):
+            return _from_text(text)
+        path = Path(text)
+        try:
+            is_file = path.is_file()
+        except (OSError, ValueError):
+            is_file = False
+        if not is_file:
+            shown = text if len(text) <= 60 else text[:57] + "..."
+            raise EvotransError(f"genome {_quote(shown)}: not a seed ({', '.join(SEEDS)}), a JSON "
+                                "or compact genome, or an existing file")
+    try:
+        content = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise EvotransError(f"genome file {path}: cannot be read ({err})") from None
+    try:
+        return _from_text(content)
+    except EvotransError as err:
+        raise EvotransError(f"genome file {path}: {err}") from None

@@ -1,180 +1,195 @@
-"""Genome validation with errors that name the cell, block, branch and gene.
+"""Genome validation: one-line :class:`EvotransError` messages naming cell, block, branch, gene.
 
-Width rules (relative to d): a branch reads hidden state ``input`` (0 = the
-cell input, width 1; i = block i's output); width-preserving layers keep the
-input width, other layers output ``output_dim``; depthwise convolutions need
-an output that is a multiple of their input; ``add``/``multiply`` give the
-wider width (the narrower branch is zero-/one-padded), ``concat`` the sum; the
-cell output (the sum of all block outputs no later block reads) must have
-width 1 so cells stack.
+Rules (ET_SPEC.md §2): every gene takes a value of :mod:`evotrans.genome.space`;
+a branch reads an earlier hidden state (``0 .. block - 1``); ``attend_to_encoder``
+only in the decoder cell; not both branches of a block dead; depthwise
+convolutions output a multiple of their input width; the cell output has width 1
+(see :mod:`evotrans.genome.widths`); ``num_cells >= 1``. Size-dependent rules
+(whole widths, heads and lightweight ``r`` dividing the width) are in
+:func:`validate_for_size`.
+
+Language models (``lm=True``) use the decoder cell alone; its ``attend_to_encoder``
+branches are kept in the genome (so a translation genome's decoder can seed an LM
+search) and dropped by the model builder (:func:`evotrans.genome.lm.without_encoder_attention`).
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from fractions import Fraction
 
 from evotrans.errors import EvotransError
 from evotrans.genome import space
 from evotrans.genome.types import Block, Branch, Cell, Genome
+from evotrans.genome.widths import (
+    branch_output_width,
+    cell_output_width,
+    combine_widths,
+    state_widths,
+    unused_outputs,
+)
 
-ROLES = ("encoder", "decoder")
+__all__ = [
+    "branch_output_width",
+    "cell_output_width",
+    "combine_widths",
+    "state_widths",
+    "unused_outputs",
+    "validate",
+    "validate_branch",
+    "validate_cell",
+    "validate_for_size",
+]
 
 
-def _choices(values) -> str:
-    values = [str(v) for v in values]
-    return ", ".join(values) if len(values) <= 8 else ", ".join(values[:6]) + ", …"
+def _show(value: object) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def not_one_of(value: object, choices: Sequence[object]) -> str:
+    """``"foo" is not one of a, b, c`` (long lists shortened; a close match suggested)."""
+    names = [str(c) for c in choices]
+    listed = ", ".join(names) if len(names) <= 8 else ", ".join(names[:4]) + f", ... ({len(names)})"
+    text = f"{_show(value)} is not one of {listed}"
+    if isinstance(value, str):
+        close = difflib.get_close_matches(value, names, n=1, cutoff=0.8)
+        if close:
+            text += f'; did you mean "{close[0]}"?'
+    return text
 
 
 def _where(role: str, block: int, side: str | None = None) -> str:
     return f"{role} block {block}" + (f" {side}" if side else "")
 
 
-def branch_output_width(branch: Branch, input_width: Fraction) -> Fraction | None:
-    """Width of a branch's output (None for a dead branch)."""
-    if branch.layer == "dead_branch":
-        return None
-    if branch.layer in space.WIDTH_PRESERVING:
-        return input_width
-    return branch.output_dim
-
-
-def combine_widths(combiner: str, left: Fraction | None, right: Fraction | None) -> Fraction:
-    widths = [w for w in (left, right) if w is not None]
-    if combiner == "concat":
-        return sum(widths, Fraction(0))
-    return max(widths)
-
-
-def state_widths(cell: Cell) -> list[Fraction]:
-    """Widths of the hidden states: [cell input, block 1 output, …] (cell must be valid)."""
-    widths = [Fraction(1)]
-    for block in cell.blocks:
-        left = branch_output_width(block.left, widths[block.left.input])
-        right = branch_output_width(block.right, widths[block.right.input])
-        widths.append(combine_widths(block.combiner, left, right))
-    return widths
-
-
-def unused_outputs(cell: Cell) -> list[int]:
-    """Indices (1-based) of block outputs that no later block reads: the cell output."""
-    used = {
-        b.input
-        for block in cell.blocks
-        for b in (block.left, block.right)
-        if b.layer != "dead_branch"
-    }
-    return [i for i in range(1, len(cell.blocks) + 1) if i not in used]
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def validate_branch(
     branch: Branch, role: str, index: int, side: str, widths: list[Fraction]
-) -> None:
+) -> Fraction | None:
+    """Check one branch of block ``index`` (1-based); returns its output width."""
     where = _where(role, index, side)
-    if not isinstance(branch.input, int) or isinstance(branch.input, bool):
-        raise EvotransError(f"{where} input: {branch.input!r} is not an integer")
+    if not isinstance(branch, Branch):
+        raise EvotransError(f"{where}: not a branch ({type(branch).__name__})")
+    if not _is_int(branch.input):
+        raise EvotransError(f"{where} input: {_show(branch.input)} is not an integer")
     if not 0 <= branch.input < index:
         raise EvotransError(
             f"{where} input: {branch.input} is not an earlier hidden state (0..{index - 1})"
         )
     if branch.norm not in space.NORMS:
-        raise EvotransError(f'{where} norm: "{branch.norm}" is not one of {_choices(space.NORMS)}')
+        raise EvotransError(f"{where} norm: {not_one_of(branch.norm, space.NORMS)}")
     if branch.layer not in space.LAYERS:
-        raise EvotransError(
-            f'{where} layer: "{branch.layer}" is not one of {_choices(space.LAYERS)}'
-        )
+        raise EvotransError(f"{where} layer: {not_one_of(branch.layer, space.LAYERS)}")
     if branch.layer in space.DECODER_ONLY_LAYERS and role != "decoder":
         raise EvotransError(f'{where} layer: "{branch.layer}" is only valid in the decoder')
-    if branch.output_dim not in space.OUTPUT_DIMS:
-        raise EvotransError(
-            f"{where} output dim: {branch.output_dim} is not one of {_choices(space.OUTPUT_DIMS)}"
-        )
+    if not isinstance(branch.output_dim, Fraction) or branch.output_dim not in space.OUTPUT_DIMS:
+        dims = [space.format_dim(d) for d in space.OUTPUT_DIMS]
+        raise EvotransError(f"{where} output dim: {not_one_of(branch.output_dim, dims)}")
     if branch.activation not in space.ACTIVATIONS:
         raise EvotransError(
-            f'{where} activation: "{branch.activation}" is not one of {_choices(space.ACTIVATIONS)}'
+            f"{where} activation: {not_one_of(branch.activation, space.ACTIVATIONS)}"
         )
     width_in = widths[branch.input]
-    if (
-        branch.layer.startswith("depthwise_conv")
-        and (branch.output_dim / width_in).denominator != 1
-    ):
+    multiple = (branch.output_dim / width_in).denominator == 1
+    if branch.layer.startswith("depthwise_conv") and not multiple:
         raise EvotransError(
-            f"{where} output dim: {branch.layer} output dim {branch.output_dim} is not a multiple "
-            f"of its input width {width_in}"
+            f"{where} output dim: {branch.layer} output dim {branch.output_dim} is not a "
+            f"multiple of its input width {width_in}"
         )
+    return branch_output_width(branch, width_in)
 
 
 def validate_cell(cell: Cell, role: str) -> list[Fraction]:
-    """Validate one cell; returns its state widths."""
-    if role not in ROLES:
-        raise EvotransError(f"cell role {role!r} is not one of encoder, decoder")
-    if (
-        not isinstance(cell.num_cells, int)
-        or isinstance(cell.num_cells, bool)
-        or (cell.num_cells < 1)
-    ):
-        raise EvotransError(f"{role} cell number of cells: {cell.num_cells!r} must be >= 1")
-    if not cell.blocks:
-        raise EvotransError(f"{role} cell: has no blocks")
+    """Validate one cell (``role``: encoder or decoder); returns its state widths."""
+    if role not in space.ROLES:
+        raise EvotransError(f"cell role: {not_one_of(role, space.ROLES)}")
+    if not isinstance(cell, Cell):
+        raise EvotransError(f"{role} cell: not a cell ({type(cell).__name__})")
+    if not _is_int(cell.num_cells) or cell.num_cells < 1:
+        raise EvotransError(
+            f"{role} cell num_cells: {_show(cell.num_cells)} must be an integer >= 1"
+        )
+    if not isinstance(cell.blocks, tuple) or not cell.blocks:
+        raise EvotransError(f"{role} cell: needs at least one block")
     widths = [Fraction(1)]
     for index, block in enumerate(cell.blocks, start=1):
         if not isinstance(block, Block):
-            raise EvotransError(f"{_where(role, index)}: not a block")
-        for side, branch in (("left", block.left), ("right", block.right)):
-            validate_branch(branch, role, index, side, widths)
-        if block.left.layer == "dead_branch" and block.right.layer == "dead_branch":
+            raise EvotransError(f"{_where(role, index)}: not a block ({type(block).__name__})")
+        left = validate_branch(block.left, role, index, "left", widths)
+        right = validate_branch(block.right, role, index, "right", widths)
+        if left is None and right is None:
             raise EvotransError(f"{_where(role, index)}: both branches are dead_branch")
         if block.combiner not in space.COMBINERS:
             raise EvotransError(
-                f'{_where(role, index)} combiner: "{block.combiner}" is not one of '
-                f"{_choices(space.COMBINERS)}"
+                f"{_where(role, index)} combiner: {not_one_of(block.combiner, space.COMBINERS)}"
             )
-        left = branch_output_width(block.left, widths[block.left.input])
-        right = branch_output_width(block.right, widths[block.right.input])
         widths.append(combine_widths(block.combiner, left, right))
-    output = max(widths[i] for i in unused_outputs(cell))
+    output = cell_output_width(cell, widths)
     if output != 1:
+        blocks = ", ".join(str(i) for i in unused_outputs(cell))
         raise EvotransError(
-            f"{role} cell output: width {output} (of blocks {unused_outputs(cell)}) must be 1 "
-            "(d) so that cells stack"
+            f"{role} cell output: width {output} (the sum of block outputs {blocks}, which no "
+            "later block reads) must be 1 (= d) so that cells stack"
         )
     return widths
 
 
 def validate(genome: Genome, *, lm: bool = False) -> Genome:
-    """Validate a genome (``lm``: decoder only, no encoder attention); returns it."""
+    """Validate a genome and return it. ``lm``: a decoder-only language model (the encoder
+    cell, if any, is still checked but unused; ``attend_to_encoder`` is allowed and dropped
+    by the model builder). Without ``lm`` an encoder cell is required."""
     if not isinstance(genome, Genome):
-        raise EvotransError("genome: not a Genome")
-    if lm:
-        if genome.encoder is not None:
-            pass  # an LM uses the decoder cell alone; the encoder is ignored
-    elif genome.encoder is None:
-        raise EvotransError("genome: a translation genome needs an encoder cell")
-    if genome.encoder is not None:
-        validate_cell(genome.encoder, "encoder")
-    validate_cell(genome.decoder, "decoder")
+        raise EvotransError(f"genome: not a Genome ({type(genome).__name__})")
+    if genome.encoder is None and not lm:
+        raise EvotransError(
+            "genome: a translation model needs an encoder cell (a decoder-only genome is "
+            "for a language model)"
+        )
+    for role, cell in genome.cells():
+        validate_cell(cell, role)
     return genome
 
 
-def validate_for_size(genome: Genome, d: int, model_heads: int) -> None:
-    """Size-dependent rules: integral widths, head counts that divide the width."""
-    for role, cell in (("encoder", genome.encoder), ("decoder", genome.decoder)):
-        if cell is None:
-            continue
+def validate_for_size(genome: Genome, d: int, model_heads: int) -> Genome:
+    """Also check the rules that depend on the model size: every branch width ``w * d``
+    whole, attention heads and lightweight-convolution ``r`` dividing the input width.
+    Returns the genome."""
+    if not _is_int(d) or d < 1:
+        raise EvotransError(f"model size: d={d!r} must be a positive integer")
+    if not _is_int(model_heads) or model_heads < 1:
+        raise EvotransError(f"model size: heads={model_heads!r} must be a positive integer")
+    validate(genome, lm=isinstance(genome, Genome) and genome.encoder is None)
+    for role, cell in genome.cells():
         widths = state_widths(cell)
         for index, block in enumerate(cell.blocks, start=1):
-            for side, branch in (("left", block.left), ("right", block.right)):
-                width = widths[branch.input] * d
-                if width.denominator != 1:
-                    raise EvotransError(f"{_where(role, index, side)}: width {width} is not whole")
-                h = space.heads(branch.layer, model_heads)
-                if h is not None and int(width) % h:
+            for side, branch in block.branches():
+                if branch.is_dead:
+                    continue
+                where = _where(role, index, side)
+                width_in = widths[branch.input] * d
+                width_out = branch_output_width(branch, widths[branch.input]) * d
+                if width_in.denominator != 1:
                     raise EvotransError(
-                        f"{_where(role, index, side)} layer: {h} heads do not divide width "
-                        f"{int(width)}"
+                        f"{where} input: width {widths[branch.input]} of d={d} is not whole"
+                    )
+                if width_out.denominator != 1:
+                    raise EvotransError(
+                        f"{where} output dim: {branch.output_dim} of d={d} is not a whole width"
+                    )
+                h = space.heads(branch.layer, model_heads)
+                if h is not None and int(width_in) % h:
+                    raise EvotransError(
+                        f"{where} layer: {branch.layer} has {h} heads, which do not divide its "
+                        f"input width {width_in} (d={d})"
                     )
                 r = space.lightweight_r(branch.layer)
-                if r is not None and int(width) % r:
+                if r is not None and int(width_in) % r:
                     raise EvotransError(
-                        f"{_where(role, index, side)} layer: r={r} does not divide width "
-                        f"{int(width)}"
+                        f"{where} layer: {branch.layer} shares kernels over r={r} channels, "
+                        f"which does not divide its input width {width_in} (d={d})"
                     )
+    return genome

@@ -16,7 +16,7 @@ from evotrans.search.driver import (
     run,
     run_experiment,
 )
-from evotrans.search.standin import StandinRunner, quality
+from evotrans.search.standin import StandinRunner
 from evotrans.search.types import TrialRequest, TrialResult
 from evotrans.store import ExperimentStore
 
@@ -39,12 +39,12 @@ class Flaky:
     """Fails in every way a runner can: raises, returns junk, reports bad statuses."""
 
     def __call__(self, request: TrialRequest):
-        q = quality(request.spec)
-        if q < 0.15:
+        kind = request.trial_id % 5  # every failure kind occurs, whatever is proposed
+        if kind == 1:
             raise RuntimeError("runner crashed")
-        if q < 0.25:
+        if kind == 2:
             return "not a result"
-        if q < 0.35:
+        if kind == 3:
             return TrialResult(status="oom", error="CUDA out of memory")
         return StandinRunner()(request)
 

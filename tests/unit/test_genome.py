@@ -1,47 +1,62 @@
-"""The ET genome space: seeds, validation errors, serialization, hashing, sampling."""
+"""The ET genome space: gene values, seeds, width propagation and parameter counts."""
 
 from __future__ import annotations
 
-import json
-import random
-from dataclasses import replace
 from fractions import Fraction
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from evotrans.errors import EvotransError
 from evotrans.genome import (
+    Cell,
     Genome,
+    cell_rows,
     evolved_transformer,
-    from_compact,
-    from_json,
-    genome_hash,
     genome_params,
-    load_genome,
-    mutate,
-    random_genome,
-    to_compact,
-    to_json,
+    layer_params,
+    space,
+    state_widths,
     transformer,
+    unused_outputs,
     validate,
+    validate_cell,
+    validate_for_size,
+    without_encoder_attention,
 )
-from evotrans.genome.validate import state_widths
+from evotrans.genome.seeds import DEAD, block, br, identity
 
 
-def transformer_params_by_hand(d: int, vocab: int, enc: int = 6, dec: int = 6) -> int:
-    attention = 4 * d * d + 4 * d
-    ffn = d * 4 * d + 4 * d + 4 * d * d + d
-    norm = 2 * d
-    encoder_layer = attention + norm + ffn + norm
-    decoder_layer = encoder_layer + attention + norm
-    return enc * encoder_layer + dec * decoder_layer + 2 * norm + vocab * d
+def test_gene_values_are_the_spec_lists():
+    assert space.NORMS == ("layer_norm", "none")
+    assert space.ACTIVATIONS == ("swish", "relu", "leaky_relu", "none")
+    assert space.COMBINERS == ("add", "concat", "multiply")
+    assert [str(d) for d in space.OUTPUT_DIMS] == ["1/2", "1", "2", "4"]
+    assert len(space.LAYERS) == len(set(space.LAYERS)) == 35
+    assert {"identity", "dead_branch", "standard_conv_5x1", "separable_conv_15x1",
+            "depthwise_conv_7x1", "dilated_conv_5x1", "lightweight_conv_15x1_r_16",
+            "gated_linear_unit", "standard_attention", "attention_32_heads",
+            "attend_to_encoder"} <= set(space.LAYERS)
+    assert "attend_to_encoder" not in space.layers_for("encoder")
+    assert space.layers_for("decoder") == space.LAYERS
 
 
-@pytest.mark.parametrize("d", [128, 512, 1024])
-def test_transformer_seed_counts_like_the_transformer(d):
-    assert genome_params(transformer(), d=d, vocab=32000) == transformer_params_by_hand(d, 32000)
+def test_layer_metadata():
+    assert space.heads("standard_attention", 8) == 8 and space.heads("attend_to_encoder", 8) == 8
+    assert space.heads("attention_16_heads", 8) == 16 and space.heads("identity", 8) is None
+    assert space.kernel_width("separable_conv_11x1") == 11
+    assert space.kernel_width("lightweight_conv_7x1_r_4") == 7
+    assert space.kernel_width("standard_conv_1x1") == 1 and space.kernel_width("identity") is None
+    assert space.dilation("dilated_conv_5x1") == 2 and space.dilation("standard_conv_5x1") == 1
+    assert space.lightweight_r("lightweight_conv_3x1_r_16") == 16
+    assert space.context("dilated_conv_5x1") == 8 and space.context("separable_conv_7x1") == 6
+    assert space.context("standard_conv_1x1") == 0 and space.context("standard_attention") is None
+    assert space.is_causal("standard_conv_3x1", "decoder")
+    assert space.is_causal("attention_4_heads", "decoder")
+    assert not space.is_causal("standard_conv_3x1", "encoder")
+    assert not space.is_causal("gated_linear_unit", "decoder")
+    assert not space.is_causal("attend_to_encoder", "decoder")
+    assert space.is_attention("attention_4_heads") and not space.is_attention("attend_to_encoder")
+    assert space.is_width_preserving("gated_linear_unit")
+    assert not space.is_width_preserving("depthwise_conv_3x1")
 
 
 def test_seeds_validate_and_have_the_spec_shapes():
@@ -50,117 +65,138 @@ def test_seeds_validate_and_have_the_spec_shapes():
     assert (t.encoder.num_cells, t.decoder.num_cells) == (6, 6)
     assert (len(et.encoder.blocks), len(et.decoder.blocks)) == (6, 8)
     assert (et.encoder.num_cells, et.decoder.num_cells) == (3, 4)
-    assert state_widths(et.encoder)[2] == 4 and state_widths(et.decoder)[3] == 2
+    for d, heads in ((512, 8), (1024, 16), (128, 2), (432, 6)):
+        validate_for_size(t, d, heads)
+        validate_for_size(et, d, heads)
 
 
-def _corrupt(genome: Genome, role: str, block: int, side: str, **genes) -> Genome:
-    cell = getattr(genome, role)
-    blocks = list(cell.blocks)
-    b = blocks[block - 1]
-    blocks[block - 1] = replace(b, **{side: replace(getattr(b, side), **genes)})
-    return replace(genome, **{role: replace(cell, blocks=tuple(blocks))})
+def test_state_widths_and_cell_outputs_follow_the_et():
+    et = evolved_transformer()
+    w = Fraction
+    # encoder: x, GLU, conv branches at 4d, sep conv + residual, attention, FFN 4d, FFN out
+    assert state_widths(et.encoder) == [w(1), w(1), w(4), w(1), w(1), w(4), w(1)]
+    # decoder: x, two attentions, + residual, conv branches at 2d, sep conv, attn, enc-attn, FFN
+    assert state_widths(et.decoder) == [w(1), w(1), w(1), w(2), w(1), w(1), w(1), w(4), w(1)]
+    assert unused_outputs(et.encoder) == [6] and unused_outputs(et.decoder) == [8]
+    assert state_widths(transformer().encoder) == [w(1), w(1), w(4), w(1), w(1)]
+
+
+def test_width_rules_of_combiners_and_layers():
+    half, two = Fraction(1, 2), Fraction(2)
+    cell = Cell((
+        block(br(0, "separable_conv_3x1", half), br(0, "standard_conv_1x1", two), "concat"),
+        block(br(1, "attention_4_heads", two), identity(0), "multiply"),  # attention keeps 5/2
+        block(br(0, "depthwise_conv_3x1", two), br(0, "gated_linear_unit", half), "add"),
+        block(br(3, "standard_conv_1x1"), br(2, "standard_conv_1x1", half), "add"),
+    ))
+    assert validate_cell(cell, "encoder") == [1, Fraction(5, 2), Fraction(5, 2), 2, 1]
+    assert state_widths(cell) == [1, Fraction(5, 2), Fraction(5, 2), 2, 1]
+    assert unused_outputs(cell) == [4]
+
+
+# -- parameter counts -----------------------------------------------------------------------------
+
+
+def transformer_params_by_hand(d: int, vocab: int, layers: int = 6, lm: bool = False) -> int:
+    """fairseq ``transformer`` (pre-norm: a final LayerNorm per stack), FFN 4d, sinusoidal
+    positions, one embedding table shared by source, target and output."""
+    attention = 4 * d * d + 4 * d  # q, k, v, out projections with biases
+    ffn = (d * 4 * d + 4 * d) + (4 * d * d + d)  # fc1, fc2
+    norm = 2 * d
+    encoder_layer = attention + norm + ffn + norm
+    decoder_layer = attention + norm + (0 if lm else attention + norm) + ffn + norm
+    stacks = decoder_layer * layers + norm if lm else (encoder_layer + decoder_layer) * layers
+    return stacks + (0 if lm else 2 * norm) + vocab * d
+
+
+@pytest.mark.parametrize("d", [128, 512, 1024])
+def test_transformer_seed_counts_like_the_transformer(d):
+    assert genome_params(transformer(), d=d, vocab=32000) == transformer_params_by_hand(d, 32000)
+    lm = genome_params(transformer(), d=d, vocab=32000, lm=True)
+    assert lm == transformer_params_by_hand(d, 32000, lm=True)
+
+
+def test_transformer_base_numbers():
+    # checked against fairseq 0.12: transformer_wmt_en_de, --share-all-embeddings,
+    # --encoder/decoder-normalize-before, 32,000 types -> 60,524,544 parameters
+    assert genome_params(transformer(), d=512, vocab=32000) == 60_524_544
+    assert genome_params(transformer(), d=512) == 44_140_544  # without the embedding table
+    separate = genome_params(transformer(), d=512, vocab=32000, shared_output=False,
+                             encoder_vocab=32000)
+    assert separate == 44_140_544 + 3 * 32000 * 512
+
+
+def evolved_transformer_params_by_hand(d: int, vocab: int) -> int:
+    """ET_SPEC §1 step by step; every branch with ``layer_norm`` has its own LN (2·width)."""
+    ln = 2 * d
+    attention = 4 * (d * d + d)
+    encoder = (
+        ln + 2 * (d * d + d)  # 1. GLU: LN, two Linear d->d
+        + ln + (d * 4 * d + 4 * d)  # 2. left: LN, Linear d->4d
+        + ln + (3 * d * d // 2 + d // 2)  # 2. right: LN, conv 3x1 d->d/2
+        + 4 * ln + (9 * 4 * d + 4 * d * d // 2 + d // 2)  # 2. LN(4d), sep 9x1 4d->d/2
+        + ln + attention  # 3. self-attention
+        + ln + (d * 4 * d + 4 * d) + (4 * d * d + d)  # 4. FFN
+    )
+    decoder = (
+        ln + attention + ln + attention  # 1. 16-head self-attn, attend to encoder (e = d)
+        + ln + (11 * d + d * 2 * d + 2 * d)  # 2. left: LN, sep 11x1 d->2d
+        + ln + (7 * d + d * d // 2 + d // 2)  # 2. right: LN, sep 7x1 d->d/2
+        + 2 * ln + (7 * 2 * d + 2 * d * d + d)  # 2. LN(2d), sep 7x1 2d->d
+        + ln + attention  # 3. self-attention
+        + ln + attention  # 4. attend to encoder
+        + ln + (d * 4 * d + 4 * d) + 4 * ln + (4 * d * d + d)  # 5. FFN with LN(4d)
+    )
+    return 3 * encoder + 4 * decoder + 2 * ln + vocab * d
+
+
+@pytest.mark.parametrize("d", [128, 512, 1024])
+def test_evolved_transformer_seed_counts_like_the_spec(d):
+    assert genome_params(evolved_transformer(), d=d, vocab=32000) == (
+        evolved_transformer_params_by_hand(d, 32000))
+
+
+def test_evolved_transformer_base_number():
+    assert genome_params(evolved_transformer(), d=512, vocab=32000) == 63_455_232
 
 
 @pytest.mark.parametrize(
-    "role, block, side, genes, message",
+    "layer, i, o, expected",
     [
-        ("encoder", 3, "left", {"layer": "attend_to_encoder"},
-         'encoder block 3 left layer: "attend_to_encoder" is only valid in the decoder'),
-        ("encoder", 2, "right", {"input": 5},
-         "encoder block 2 right input: 5 is not an earlier hidden state (0..1)"),
-        ("decoder", 1, "left", {"norm": "batch_norm"}, 'decoder block 1 left norm: "batch_norm"'),
-        ("decoder", 2, "right", {"activation": "gelu"}, 'decoder block 2 right activation'),
-        ("decoder", 4, "left", {"layer": "conv_99x1"}, 'decoder block 4 left layer: "conv_99x1"'),
-        ("encoder", 2, "left", {"layer": "depthwise_conv_3x1", "output_dim": Fraction(1, 2)},
-         "encoder block 2 left output dim: depthwise_conv_3x1 output dim 1/2 is not a multiple"),
+        ("identity", 8, 8, 0),
+        ("dead_branch", 8, 8, 0),
+        ("standard_conv_1x1", 8, 32, 8 * 32 + 32),
+        ("standard_conv_5x1", 8, 4, 5 * 8 * 4 + 4),
+        ("dilated_conv_3x1", 8, 16, 3 * 8 * 16),
+        ("separable_conv_9x1", 32, 4, 9 * 32 + 32 * 4 + 4),
+        ("depthwise_conv_7x1", 8, 16, 7 * 16),
+        ("lightweight_conv_15x1_r_4", 8, 8, 15 * 2),
+        ("lightweight_conv_3x1_r_1", 8, 16, 3 * 8 + 8 * 16 + 16),
+        ("gated_linear_unit", 8, 8, 2 * (64 + 8)),
+        ("standard_attention", 8, 8, 4 * (64 + 8)),
+        ("attention_32_heads", 64, 64, 4 * (64 * 64 + 64)),
+        ("attend_to_encoder", 16, 16, 2 * (16 * 16 + 16) + 2 * (8 * 16 + 16)),
     ],
 )
-def test_errors_name_cell_block_branch_and_gene(role, block, side, genes, message):
-    with pytest.raises(EvotransError) as err:
-        validate(_corrupt(transformer(), role, block, side, **genes))
-    assert message in str(err.value) and "\n" not in str(err.value)
+def test_layer_formulas(layer, i, o, expected):
+    assert layer_params(layer, i, o, encoder_dim=8) == expected
 
 
-def test_both_dead_and_output_width_rules():
-    genome = _corrupt(transformer(), "encoder", 4, "left", layer="dead_branch")
-    with pytest.raises(EvotransError, match="encoder block 4: both branches are dead_branch"):
-        validate(genome)
-    wide = _corrupt(transformer(), "encoder", 4, "left", input=2)  # the 4d hidden layer
-    with pytest.raises(EvotransError, match="encoder cell output: width 4"):
-        validate(wide)
+def test_block_rows_sum_to_the_cell():
+    et = evolved_transformer()
+    rows = cell_rows(et.encoder, "encoder", 512)
+    assert [r.index for r in rows] == list(range(1, 7)) and rows[1].width == "4d"
+    assert rows[0].left == "LN gated_linear_unit(0)" and rows[4].right == "dead"
+    assert rows[1].right == "LN standard_conv_3x1(1)→1/2d relu"
+    body = genome_params(et, d=512) - 2 * 2 * 512
+    decoder = cell_rows(et.decoder, "decoder", 512)
+    assert body == 3 * sum(r.params for r in rows) + 4 * sum(r.params for r in decoder)
 
 
-def test_compact_and_json_errors_are_named():
-    with pytest.raises(EvotransError, match="expected 5 fields"):
-        from_compact("dec1[0:ln:identity+0:none:identity:1:none@add]")
-    with pytest.raises(EvotransError, match="output dim: '3'"):
-        from_compact("dec1[0:ln:identity:3:none+0:none:identity:1:none@add]")
-    with pytest.raises(EvotransError, match="genome JSON"):
-        from_json("{not json")
-    with pytest.raises(EvotransError, match="not a seed"):
-        load_genome("no_such_genome")
-
-
-def test_load_genome_forms(tmp_path):
-    path = tmp_path / "et.json"
-    path.write_text(to_json(evolved_transformer()))
-    assert load_genome(str(path)) == load_genome("evolved_transformer")
-    assert load_genome(to_compact(transformer())) == transformer()
-    assert json.loads(to_json(transformer()))["format"] == "evotrans-genome"
-
-
-def test_hash_ignores_what_does_not_change_the_architecture():
-    t = transformer()
-    dead_genes = _corrupt(t, "encoder", 2, "right", input=1, norm="layer_norm")
-    assert genome_hash(dead_genes) == genome_hash(t)
-    b = t.encoder.blocks[0]
-    swapped = replace(t, encoder=replace(t.encoder, blocks=(
-        replace(b, left=b.right, right=b.left), *t.encoder.blocks[1:])))
-    assert genome_hash(swapped) == genome_hash(t)
-    assert genome_hash(evolved_transformer()) != genome_hash(t)
-
-
-@st.composite
-def genomes(draw):
-    rng = random.Random(draw(st.integers(0, 2**32)))
-    genome = random_genome(rng, encoder_blocks=draw(st.integers(1, 6)),
-                           decoder_blocks=draw(st.integers(1, 8)))
-    for _ in range(draw(st.integers(0, 3))):
-        genome, _ = mutate(genome, rng, p=0.05)
-    return genome
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(genome=genomes())
-def test_sampled_and_mutated_genomes_validate_round_trip_and_hash_stably(genome):
-    assert validate(genome) is genome
-    assert from_compact(to_compact(genome)) == genome
-    assert from_json(to_json(genome)) == genome
-    assert genome_hash(from_json(to_json(genome))) == genome_hash(genome)
-    assert " " not in to_compact(genome)
-
-
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(genome=genomes(), data=st.data())
-def test_corrupted_genomes_fail_with_the_named_gene(genome, data):
-    role = data.draw(st.sampled_from(["encoder", "decoder"]))
-    cell = getattr(genome, role)
-    block = data.draw(st.integers(1, len(cell.blocks)))
-    side = data.draw(st.sampled_from(["left", "right"]))
-    gene, bad = data.draw(st.sampled_from([
-        ("input", block), ("input", -1), ("norm", "batchnorm"), ("layer", "warp_drive"),
-        ("activation", "tanhh"), ("output_dim", Fraction(3)),
-    ]))
-    with pytest.raises(EvotransError) as err:
-        validate(_corrupt(genome, role, block, side, **{gene: bad}))
-    message = str(err.value)
-    assert f"{role} block {block} {side} {gene.replace('_', ' ')}" in message
-    assert "\n" not in message
-
-
-def test_mutation_rate_is_per_gene():
-    rng, g = random.Random(5), evolved_transformer()
-    n_genes = (6 + 8) * 11
-    changes = [len(mutate(g, rng, p=0.1)[1]) for _ in range(200)]
-    mean = sum(changes) / len(changes)
-    assert 0.5 * 0.1 * n_genes < mean < 1.2 * 0.1 * n_genes
+def test_lm_drops_encoder_attention():
+    cell = Cell((block(br(0, "attend_to_encoder", norm=True), identity(0)), block(identity(1))))
+    assert genome_params(Genome(decoder=cell), d=16, lm=True) == 2 * 16  # the final LayerNorm
+    stripped = without_encoder_attention(cell)
+    assert stripped.blocks[0].left.is_dead and stripped.blocks[0].right == identity(0)
+    both = Cell((block(br(0, "attend_to_encoder"), DEAD),))
+    assert without_encoder_attention(both).blocks[0].left == identity(0)

@@ -1,0 +1,114 @@
+"""GPU training throughput and MFU: plugin vs native fairseq, ET vs Transformer (bf16).
+
+Run on a GPU machine after ``source bench/gpu/setup.sh``:
+``python3 bench/gpu/train_bench.py --data data/demo-bin --out OUT_DIR``.
+Writes ``gpu_bench.json`` and ``gpu_bench.md`` into OUT_DIR. Each configuration
+trains ``--updates`` updates; the figure is the median fairseq ``wps`` (target
+tokens/s) over the logged intervals after the first (warm-up). MFU counts
+6 FLOPs per parameter per token (forward + backward) for the non-embedding
+parameters and the output projection, over ``--peak-tflops`` (H100 SXM dense
+bf16: 989).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+PLUGIN = str(Path(__file__).resolve().parents[2] / "fairseq_plugins")
+
+MT = ["--task", "translation", "--source-lang", "de", "--target-lang", "en",
+      "--share-all-embeddings", "--max-tokens", "16384", "--optimizer", "adam", "--lr", "5e-4",
+      "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "50", "--criterion",
+      "label_smoothed_cross_entropy", "--label-smoothing", "0.1", "--dropout", "0.1"]
+LM = ["--task", "language_modeling", "--tokens-per-sample", "512", "--batch-size", "32",
+      "--optimizer", "adam", "--lr", "5e-4", "--lr-scheduler", "inverse_sqrt",
+      "--warmup-updates", "50", "--dropout", "0.1", "--decoder-embed-dim", "512",
+      "--decoder-ffn-embed-dim", "2048", "--decoder-attention-heads", "8",
+      "--decoder-normalize-before"]
+
+CONFIGS = [
+    ("mt", "transformer_wmt_en_de (native)", ["--arch", "transformer_wmt_en_de"]),
+    ("mt", "sublayer_transformer_base", ["--arch", "sublayer_transformer_base"]),
+    ("mt", "transformer_wmt_en_de pre-norm (native)",
+     ["--arch", "transformer_wmt_en_de", "--encoder-normalize-before",
+      "--decoder-normalize-before"]),
+    ("mt", "evolved_transformer_base", ["--arch", "evolved_transformer_base"]),
+    ("lm", "transformer_lm 6 layers (native)", ["--arch", "transformer_lm", "--decoder-layers",
+                                                "6"]),
+    ("lm", "sublayer_lm sf*6", ["--arch", "sublayer_lm", "--decoder-sublayer-order",
+                                "interleaved:6"]),
+    ("lm", "sublayer_lm sandwich:6:2", ["--arch", "sublayer_lm", "--decoder-sublayer-order",
+                                        "sandwich:6:2"]),
+]
+
+
+def run(data: Path, kind: str, arch: list[str], updates: int, precision: list[str]) -> dict:
+    common = MT if kind == "mt" else LM
+    cmd = [sys.executable, "-m", "fairseq_cli.train", str(data / kind), "--user-dir", PLUGIN,
+           *common, *arch, *precision, "--max-update", str(updates), "--no-save",
+           "--disable-validation", "--log-format", "json", "--log-interval", "20",
+           "--num-workers", "2", "--seed", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        return {"error": out[-1500:]}
+    records = [json.loads(m.group(1)) for m in re.finditer(r"\| train_inner \| (\{.*\})", out)]
+    params = int(re.search(r"num\. (?:shared )?model params: ([\d,]+)", out).group(1)
+                 .replace(",", ""))
+    wps = statistics.median(float(r["wps"]) for r in records[1:]) if len(records) > 1 else None
+    return {"wps": wps, "params": params, "loss": records[-1]["loss"] if records else None}
+
+
+def embedding_params(out: dict, vocab: int, d: int) -> int:
+    return vocab * d
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=Path("data/demo-bin"))
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--updates", type=int, default=300)
+    parser.add_argument("--peak-tflops", type=float, default=989.0)
+    parser.add_argument("--precision", default="bf16", choices=["bf16", "fp16", "fp32"])
+    args = parser.parse_args()
+    import torch
+
+    precision = {"bf16": ["--bf16"], "fp16": ["--fp16"], "fp32": []}[args.precision]
+    vocab = {k: sum(1 for _ in open(args.data / k / ("dict.txt" if k == "lm" else "dict.en.txt")))
+             + 4 for k in ("lm", "mt")}
+    rows = []
+    for kind, name, arch in CONFIGS:
+        result = run(args.data, kind, arch, args.updates, precision)
+        d = 512
+        if "wps" in result and result["wps"]:
+            dense = result["params"] - vocab[kind] * d  # shared embedding counted once
+            flops_per_token = 6 * (dense + vocab[kind] * d)  # + output projection
+            result["mfu"] = flops_per_token * result["wps"] / (args.peak_tflops * 1e12)
+        rows.append({"kind": kind, "name": name, **result})
+        print(json.dumps(rows[-1])[:300], flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "gpu_bench.json").write_text(json.dumps(
+        {"device": torch.cuda.get_device_name(0), "torch": torch.__version__,
+         "precision": args.precision, "updates": args.updates, "rows": rows}, indent=1))
+    lines = [f"Device: {torch.cuda.get_device_name(0)}; torch {torch.__version__}; "
+             f"{args.precision}; {args.updates} updates per configuration; MFU against "
+             f"{args.peak_tflops:g} TFLOP/s.", "",
+             "| task | model | params | tokens/s | MFU | last loss |", "|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['kind']} | {r['name']} | failed | | | |")
+            continue
+        lines.append(f"| {r['kind']} | {r['name']} | {r['params']:,} | {r['wps']:,.0f} | "
+                     f"{100 * r.get('mfu', 0):.1f} % | {r['loss']} |")
+    (args.out / "gpu_bench.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

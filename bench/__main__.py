@@ -107,12 +107,21 @@ def main() -> None:
         f"Proposals (mutate + validate + hash) per second: sublayer orders {orders_per_s:,.0f}; "
         f"ET genomes {genome_text}.",
     ]
-    lines += [
-        "",
-        "No GPU was lent to the session that generated this file; GPU figures: "
-        "see the GPU section when present.",
-        "",
-    ]
+    gpu = REPO / "docs" / "gpu" / "gpu_bench.md"
+    lines += ["", "## GPU (training throughput and MFU)", ""]
+    if gpu.exists():
+        lines += [
+            "Measured by `bench/gpu/train_bench.py` on a lent GPU machine (see `bench/gpu/`), "
+            "copied here from `docs/gpu/gpu_bench.md`. Demo data (short software-message "
+            "sentences for MT, 512-token blocks for LM), 200 updates per configuration. "
+            "fairseq 0.12's `--bf16` means TPU, so GPU runs use `--fp16` (the same peak on "
+            "Hopper).",
+            "",
+            gpu.read_text().strip(),
+            "",
+        ]
+    else:
+        lines += ["No GPU figures yet: run `bench/gpu/train_bench.py` on a GPU machine.", ""]
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
 

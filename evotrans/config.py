@@ -71,7 +71,9 @@ def load_experiment_config(
     check_config(config)
     launcher_from_config(config.get("launcher"), experiment_dir="/nonexistent")  # validate only
     if task.raw is None and not Path(task.data).is_dir():
-        raise EvotransError(f"task.data: {task.data} does not exist (or set task.raw to prepare it)")
+        raise EvotransError(
+            f"task.data: {task.data} does not exist (or set task.raw to prepare it)"
+        )
     if task.raw is not None and not Path(task.raw).is_dir():
         raise EvotransError(f"task.raw: {task.raw} does not exist")
     resolved = dict(config)

@@ -63,10 +63,21 @@ def live_progress(console: Console | None = None) -> Callable[[Progress], None]:
 def best_table(store: ExperimentStore, limit: int = 10) -> Table:
     """The best individuals by last evaluated fitness."""
     table = Table(title="best models", title_justify="left")
-    for column in ("#", "origin", "order / genome", "stage", "steps", "params",
-                   "valid ppl", "test ppl", "BLEU", "fitness"):
-        table.add_column(column, justify="right" if column not in ("origin", "order / genome")
-                         else "left")
+    for column in (
+        "#",
+        "origin",
+        "order / genome",
+        "stage",
+        "steps",
+        "params",
+        "valid ppl",
+        "test ppl",
+        "BLEU",
+        "fitness",
+    ):
+        table.add_column(
+            column, justify="right" if column not in ("origin", "order / genome") else "left"
+        )
     for individual, trial in store.best(limit):
         table.add_row(
             str(individual.id),
@@ -95,12 +106,22 @@ def stage_table(store: ExperimentStore) -> Table:
         other = s.total - ok - failed - unfinished
         hurdle = "-" if s.hurdle is None else f"{s.hurdle:.4f} ({s.hurdle_models})"
         best = "-" if s.best_fitness is None else f"{s.best_fitness:.4f} (#{s.best_individual})"
-        table.add_row(str(stage), f"{s.steps or 0:,}", str(ok), str(failed), str(other),
-                      str(unfinished), hurdle, best)
+        table.add_row(
+            str(stage),
+            f"{s.steps or 0:,}",
+            str(ok),
+            str(failed),
+            str(other),
+            str(unfinished),
+            hurdle,
+            best,
+        )
     return table
 
 
 def compute_line(store: ExperimentStore) -> str:
     b = store.budget()
-    return (f"compute: {b.steps_trained:,} steps trained in {b.trials_finished} finished trials "
-            f"({b.trials} in all), {b.tokens:,} tokens, {_duration(b.wall_time)} of trial time")
+    return (
+        f"compute: {b.steps_trained:,} steps trained in {b.trials_finished} finished trials "
+        f"({b.trials} in all), {b.tokens:,} tokens, {_duration(b.wall_time)} of trial time"
+    )

@@ -132,9 +132,8 @@ def order_figure(order: str, title: str | None = None) -> Figure:
     used = [letter for letter in "scf" if any(letter in letters for _, letters in rows)]
     ax.legend(
         handles=[Patch(color=COLOURS[x], label=f"{x}: {NAMES[x]}") for x in used],
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.45 - 0.1 * (len(rows) == 1)),
-        ncol=len(used),
+        loc="center left",
+        bbox_to_anchor=(1.01, 0.5),
         frameon=False,
         fontsize=8,
     )

@@ -237,9 +237,12 @@ def sweep_table(trials: pd.DataFrame, config: Mapping[str, Any]) -> pd.DataFrame
     for metric in metrics:
         reference = base[f"{metric.column}_mean"].iloc[0] if len(base) else math.nan
         table[f"{metric.column}_delta"] = table[f"{metric.column}_mean"] - reference
-    key = f"{primary_metric(kind, results).column}_mean"
-    ascending = not primary_metric(kind, results).higher_is_better
-    table = table.sort_values([key, "order"], ascending=[ascending, True], na_position="last")
+    primary = primary_metric(kind, results)
+    table = table.sort_values(
+        [f"{primary.column}_mean", "order"],
+        ascending=[not primary.higher_is_better, True],
+        na_position="last",
+    )
     table["k"] = table["k"].astype("object").where(table["k"].notna(), None)
     return table.reset_index(drop=True)
 
@@ -352,7 +355,7 @@ def _failure(t: Mapping[str, Any]) -> str:
 
 
 def failure_table(failed: pd.DataFrame) -> ReportTable:
-    columns = ["trial", "order / genome", "seed", "stage", "status", "error"]
+    columns = ["trial", "order / genome", "seed", "stage", "status", "error", "log"]
     rows = []
     for t in failed.to_dict("records"):
         seed = _first_int([t["seed"]])
@@ -365,11 +368,10 @@ def failure_table(failed: pd.DataFrame) -> ReportTable:
                 str(t["stage"]),
                 t["status"],
                 error[0][:200] if error else "–",
+                f"{t['trial_dir']}/train.log",
             ]
         )
-    return ReportTable(
-        "Trials that did not finish ok", columns, rows, "full logs: trials/<trial>/train.log"
-    )
+    return ReportTable("Trials that did not finish ok", columns, rows)
 
 
 def status_line(trials: pd.DataFrame, planned: int | None) -> str:
@@ -386,6 +388,8 @@ def status_line(trials: pd.DataFrame, planned: int | None) -> str:
         counts.append(f"{pending} pending")
     if total > len(trials):
         counts.append(f"{total - len(trials)} not started")
+    if not total:
+        return "no trials yet"
     line = f"{finished} of {total} trials finished" + (f" ({', '.join(counts)})" if counts else "")
     failed = trials[~unfinished & (trials["status"] != "ok")].sort_values("finish_seq")
     if len(failed):
@@ -544,48 +548,58 @@ def pareto_figure(results: pd.DataFrame, metric: Metric) -> Figure:
 # -- building -------------------------------------------------------------------------------------
 
 
-def _open(directory: str | Path) -> ExperimentStore:
-    return ExperimentStore.open(directory)
-
-
 def _planned(config: Mapping[str, Any]) -> int | None:
+    """Trials a sweep will run (None for searches)."""
     search = config.get("search") or {}
     if search.get("algorithm") != "sweep":
         return None
     return len(search.get("specs") or ()) * (len(search.get("seeds") or ()) or 1)
 
 
+def _search_done(store: ExperimentStore, trials: pd.DataFrame, planned: int | None) -> bool:
+    """Nothing left to run: every trial finished and the plan or the budget used up."""
+    if not len(trials) or trials["status"].isin(["pending", "running"]).any():
+        return False
+    if planned is not None:
+        return len(trials) >= planned
+    search = store.config.get("search") or {}
+    children, steps = search.get("max_children", 15000), search.get("max_total_steps")
+    return (children is not None and store.count_individuals() >= children) or (
+        steps is not None and store.budget().steps_committed >= steps
+    )
+
+
 def build_report(directory: str | Path, compare: Sequence[str | Path] = ()) -> Report:
     """Read the experiment in ``directory`` and build the report in memory; the ``compare``
     experiments become more lines of the best-so-far figure."""
     directory = Path(directory)
-    with _open(directory) as store:
+    with ExperimentStore.open(directory) as store:
         config = store.config
+        kind, planned = task_kind(config), _planned(config)
         individuals, trials = individuals_frame(store), trials_frame(store)
         table = sweep_table(trials, config) if store.kind == "sweep" else None
-        tables = (
-            [sweep_report_table(table, task_kind(config))]
-            if table is not None
-            else [stage_report_table(store), best_report_table(store, task_kind(config))]
-        )
+        if table is not None:
+            tables = [sweep_report_table(table, kind)]
+            done = table[table["n"] > 0]
+            best = (done["order"].iloc[0], "order") if len(done) else None
+        else:
+            tables = [stage_report_table(store), best_report_table(store, kind)]
+            best = next(((i.spec, i.spec_kind) for i, _ in store.best(1)), None)
         lines = _header_lines(store, config)
         hurdles = {s: h.value for s, h in store.hurdles().items()}
-        best = [(i.spec, i.spec_kind) for i, _ in store.best(1)]
         series = {f"{directory.name} ({store.algorithm})": best_so_far(trials)}
+        complete = _search_done(store, trials, planned)
     for other in compare:
-        with _open(other) as store:
+        with ExperimentStore.open(other) as store:
             series[f"{Path(other).name} ({store.algorithm})"] = best_so_far(trials_frame(store))
     failed = trials[~trials["status"].isin(["pending", "running", "ok"])]
     if len(failed):
         tables.append(failure_table(failed.sort_values("finish_seq")))
-    if table is not None:
-        done = table[table["n"] > 0]
-        best = [(done["order"].iloc[0], "order")] if len(done) else []
     figures = _Figures()
     if table is not None:
-        _sweep_figures(figures, table, results_frame(trials), task_kind(config))
+        _sweep_figures(figures, table, results_frame(trials), kind)
     else:
-        _evolve_figures(figures, trials, hurdles, task_kind(config))
+        _evolve_figures(figures, trials, hurdles, kind)
     if table is None or compare:
         figures.add(
             "best_so_far",
@@ -593,14 +607,14 @@ def build_report(directory: str | Path, compare: Sequence[str | Path] = ()) -> R
             "best fitness so far against the training steps of all finished trials",
             lambda: best_so_far_figure(series),
         )
-    _best_drawing(figures, best[0] if best else None)
-    planned = _planned(config)
-    unfinished = int(trials["status"].isin(["pending", "running"]).sum())
-    complete = len(trials) > 0 and not unfinished and len(trials) >= (planned or 0)
+    _best_drawing(figures, best)
+    status = status_line(trials, planned)
+    if not complete and planned is None and len(trials):
+        status += f"; the search has not finished (continue it: evotrans resume {directory})"
     return Report(
         directory,
         _title(directory, config),
-        status_line(trials, planned),
+        status,
         complete,
         lines,
         tables,
@@ -625,6 +639,8 @@ class _Figures:
             self.done.append(ReportFigure(name, title, caption, build()))
         except _Skip as why:
             self.skipped.append((title, str(why)))
+        except Exception as err:  # one figure that cannot be drawn must not lose the report
+            self.skipped.append((title, f"could not be drawn ({type(err).__name__}: {err})"))
 
 
 def _sweep_figures(

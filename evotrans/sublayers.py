@@ -259,8 +259,13 @@ class ParamReport:
 
     @property
     def total(self) -> int:
-        return (self.sublayers + self.final_norm + self.embeddings + self.positions
-                + self.output_projection)
+        return (
+            self.sublayers
+            + self.final_norm
+            + self.embeddings
+            + self.positions
+            + self.output_projection
+        )
 
     def as_dict(self) -> dict[str, int]:
         """Every field plus ``sublayers`` and ``total``."""
@@ -295,7 +300,8 @@ def parameter_count(
         feed_forward=c["f"] * ffn_params(d, ffn),
         final_norm=layer_norm_params(d) if normalize_before else 0,
         embeddings=vocab * d,
-        positions=learned_position_params(d, max_positions, padding_idx) if learned_positions
+        positions=learned_position_params(d, max_positions, padding_idx)
+        if learned_positions
         else 0,
         output_projection=0 if shared_output else vocab * d,
     )

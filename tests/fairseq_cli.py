@@ -56,3 +56,19 @@ def num_params(output: str) -> tuple[int, int]:
     if match is None:
         raise AssertionError("no parameter count in fairseq-train output")
     return int(match.group(1).replace(",", "")), int(match.group(2).replace(",", ""))
+
+
+def build_model(data: Path, argv: list[str], seed: int = 3):
+    """(task, model) built in-process the way fairseq-train builds them, seeded."""
+    import torch
+    from fairseq import options, tasks
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+    parser = options.get_training_parser()
+    args = options.parse_args_and_arch(
+        parser, [str(data), "--user-dir", str(PLUGIN_DIR), "--cpu", *argv]
+    )
+    cfg = convert_namespace_to_omegaconf(args)
+    task = tasks.setup_task(cfg.task)
+    torch.manual_seed(seed)
+    return task, task.build_model(cfg.model)

@@ -22,45 +22,122 @@ from pathlib import Path
 
 PLUGIN = str(Path(__file__).resolve().parents[2] / "fairseq_plugins")
 
-MT = ["--task", "translation", "--source-lang", "de", "--target-lang", "en",
-      "--share-all-embeddings", "--max-tokens", "16384", "--optimizer", "adam", "--lr", "5e-4",
-      "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "50", "--criterion",
-      "label_smoothed_cross_entropy", "--label-smoothing", "0.1", "--dropout", "0.1"]
-LM = ["--task", "language_modeling", "--tokens-per-sample", "512", "--batch-size", "32",
-      "--optimizer", "adam", "--lr", "5e-4", "--lr-scheduler", "inverse_sqrt",
-      "--warmup-updates", "50", "--dropout", "0.1", "--decoder-embed-dim", "512",
-      "--decoder-ffn-embed-dim", "2048", "--decoder-attention-heads", "8",
-      "--decoder-normalize-before"]
+MT = [
+    "--task",
+    "translation",
+    "--source-lang",
+    "de",
+    "--target-lang",
+    "en",
+    "--share-all-embeddings",
+    "--max-tokens",
+    "16384",
+    "--optimizer",
+    "adam",
+    "--lr",
+    "5e-4",
+    "--lr-scheduler",
+    "inverse_sqrt",
+    "--warmup-updates",
+    "50",
+    "--criterion",
+    "label_smoothed_cross_entropy",
+    "--label-smoothing",
+    "0.1",
+    "--dropout",
+    "0.1",
+]
+LM = [
+    "--task",
+    "language_modeling",
+    "--tokens-per-sample",
+    "512",
+    "--batch-size",
+    "32",
+    "--optimizer",
+    "adam",
+    "--lr",
+    "5e-4",
+    "--lr-scheduler",
+    "inverse_sqrt",
+    "--warmup-updates",
+    "50",
+    "--dropout",
+    "0.1",
+    "--decoder-embed-dim",
+    "512",
+    "--decoder-ffn-embed-dim",
+    "2048",
+    "--decoder-attention-heads",
+    "8",
+    "--decoder-normalize-before",
+]
 
 CONFIGS = [
     ("mt", "transformer_wmt_en_de (native)", ["--arch", "transformer_wmt_en_de"]),
     ("mt", "sublayer_transformer_base", ["--arch", "sublayer_transformer_base"]),
-    ("mt", "transformer_wmt_en_de pre-norm (native)",
-     ["--arch", "transformer_wmt_en_de", "--encoder-normalize-before",
-      "--decoder-normalize-before"]),
+    (
+        "mt",
+        "transformer_wmt_en_de pre-norm (native)",
+        [
+            "--arch",
+            "transformer_wmt_en_de",
+            "--encoder-normalize-before",
+            "--decoder-normalize-before",
+        ],
+    ),
     ("mt", "evolved_transformer_base", ["--arch", "evolved_transformer_base"]),
-    ("lm", "transformer_lm 6 layers (native)", ["--arch", "transformer_lm", "--decoder-layers",
-                                                "6"]),
-    ("lm", "sublayer_lm sf*6", ["--arch", "sublayer_lm", "--decoder-sublayer-order",
-                                "interleaved:6"]),
-    ("lm", "sublayer_lm sandwich:6:2", ["--arch", "sublayer_lm", "--decoder-sublayer-order",
-                                        "sandwich:6:2"]),
+    (
+        "lm",
+        "transformer_lm 6 layers (native)",
+        ["--arch", "transformer_lm", "--decoder-layers", "6"],
+    ),
+    (
+        "lm",
+        "sublayer_lm sf*6",
+        ["--arch", "sublayer_lm", "--decoder-sublayer-order", "interleaved:6"],
+    ),
+    (
+        "lm",
+        "sublayer_lm sandwich:6:2",
+        ["--arch", "sublayer_lm", "--decoder-sublayer-order", "sandwich:6:2"],
+    ),
 ]
 
 
 def run(data: Path, kind: str, arch: list[str], updates: int, precision: list[str]) -> dict:
     common = MT if kind == "mt" else LM
-    cmd = [sys.executable, "-m", "fairseq_cli.train", str(data / kind), "--user-dir", PLUGIN,
-           *common, *arch, *precision, "--max-update", str(updates), "--no-save",
-           "--disable-validation", "--log-format", "json", "--log-interval", "20",
-           "--num-workers", "2", "--seed", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fairseq_cli.train",
+        str(data / kind),
+        "--user-dir",
+        PLUGIN,
+        *common,
+        *arch,
+        *precision,
+        "--max-update",
+        str(updates),
+        "--no-save",
+        "--disable-validation",
+        "--log-format",
+        "json",
+        "--log-interval",
+        "20",
+        "--num-workers",
+        "2",
+        "--seed",
+        "1",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     out = proc.stdout + proc.stderr
     if proc.returncode != 0:
         return {"error": out[-1500:]}
     records = [json.loads(m.group(1)) for m in re.finditer(r"\| train_inner \| (\{.*\})", out)]
-    params = int(re.search(r"num\. (?:shared )?model params: ([\d,]+)", out).group(1)
-                 .replace(",", ""))
+    params = int(
+        re.search(r"num\. (?:shared )?model params: ([\d,]+)", out).group(1).replace(",", "")
+    )
     wps = statistics.median(float(r["wps"]) for r in records[1:]) if len(records) > 1 else None
     return {"wps": wps, "params": params, "loss": records[-1]["loss"] if records else None}
 
@@ -80,8 +157,10 @@ def main() -> None:
     import torch
 
     precision = {"bf16": ["--bf16"], "fp16": ["--fp16"], "fp32": []}[args.precision]
-    vocab = {k: sum(1 for _ in open(args.data / k / ("dict.txt" if k == "lm" else "dict.en.txt")))
-             + 4 for k in ("lm", "mt")}
+    vocab = {
+        k: sum(1 for _ in open(args.data / k / ("dict.txt" if k == "lm" else "dict.en.txt"))) + 4
+        for k in ("lm", "mt")
+    }
     rows = []
     for kind, name, arch in CONFIGS:
         result = run(args.data, kind, arch, args.updates, precision)
@@ -93,19 +172,34 @@ def main() -> None:
         rows.append({"kind": kind, "name": name, **result})
         print(json.dumps(rows[-1])[:300], flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "gpu_bench.json").write_text(json.dumps(
-        {"device": torch.cuda.get_device_name(0), "torch": torch.__version__,
-         "precision": args.precision, "updates": args.updates, "rows": rows}, indent=1))
-    lines = [f"Device: {torch.cuda.get_device_name(0)}; torch {torch.__version__}; "
-             f"{args.precision}; {args.updates} updates per configuration; MFU against "
-             f"{args.peak_tflops:g} TFLOP/s.", "",
-             "| task | model | params | tokens/s | MFU | last loss |", "|---|---|---:|---:|---:|---:|"]
+    (args.out / "gpu_bench.json").write_text(
+        json.dumps(
+            {
+                "device": torch.cuda.get_device_name(0),
+                "torch": torch.__version__,
+                "precision": args.precision,
+                "updates": args.updates,
+                "rows": rows,
+            },
+            indent=1,
+        )
+    )
+    lines = [
+        f"Device: {torch.cuda.get_device_name(0)}; torch {torch.__version__}; "
+        f"{args.precision}; {args.updates} updates per configuration; MFU against "
+        f"{args.peak_tflops:g} TFLOP/s.",
+        "",
+        "| task | model | params | tokens/s | MFU | last loss |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['kind']} | {r['name']} | failed | | | |")
             continue
-        lines.append(f"| {r['kind']} | {r['name']} | {r['params']:,} | {r['wps']:,.0f} | "
-                     f"{100 * r.get('mfu', 0):.1f} % | {r['loss']} |")
+        lines.append(
+            f"| {r['kind']} | {r['name']} | {r['params']:,} | {r['wps']:,.0f} | "
+            f"{100 * r.get('mfu', 0):.1f} % | {r['loss']} |"
+        )
     (args.out / "gpu_bench.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

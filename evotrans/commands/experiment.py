@@ -15,7 +15,9 @@ def start_experiment(config: dict[str, Any], out: Path, workers: int | None = No
     from evotrans.store import db_path
 
     if db_path(out).exists():
-        raise EvotransError(f"{out}: already holds an experiment (continue it: evotrans resume {out})")
+        raise EvotransError(
+            f"{out}: already holds an experiment (continue it: evotrans resume {out})"
+        )
     if workers is not None:
         config.setdefault("launcher", {"kind": "local"})["workers"] = workers
     prepare_task_data(config["task"])
@@ -36,7 +38,9 @@ def continue_experiment(out: Path, workers: int | None = None) -> int:
     from evotrans.store import ExperimentStore, db_path
 
     if not db_path(out).exists():
-        raise EvotransError(f"{out}: no experiment here (start one: evotrans evolve CONFIG --out DIR)")
+        raise EvotransError(
+            f"{out}: no experiment here (start one: evotrans evolve CONFIG --out DIR)"
+        )
     console = Console(width=None if Console().is_terminal else 160)
     with ExperimentStore.open(out) as store:
         launch = dict(store.config.get("launcher") or {"kind": "local"})
@@ -44,7 +48,9 @@ def continue_experiment(out: Path, workers: int | None = None) -> int:
             launch["workers"] = workers
         launcher = launcher_from_config(launch, experiment_dir=str(out))
         algorithm = make_algorithm(store)
-        console.print(f"experiment {out}  ({store.config.get('search', {}).get('algorithm', 'pdh')})")
+        console.print(
+            f"experiment {out}  ({store.config.get('search', {}).get('algorithm', 'pdh')})"
+        )
         run(store, algorithm, launcher, progress=live_progress())
         console.print(stage_table(store))
         console.print(best_table(store))
@@ -81,8 +87,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     console = Console(width=None if Console().is_terminal else 160)
     with ExperimentStore.open(out) as store:
         search = store.config.get("search", {})
-        console.print(f"experiment {out}: algorithm {search.get('algorithm', 'pdh')}, "
-                      f"seed {store.seed}, {store.count_individuals()} individuals")
+        console.print(
+            f"experiment {out}: algorithm {search.get('algorithm', 'pdh')}, "
+            f"seed {store.seed}, {store.count_individuals()} individuals"
+        )
         console.print(stage_table(store))
         console.print(best_table(store, args.top))
         console.print(compute_line(store))

@@ -17,9 +17,15 @@ def show_order(args: argparse.Namespace) -> int:
     """Print a sublayer order's canonical form, counts, equal-parameter verdict and totals."""
     order = sublayers.parse_order(args.spec, role=args.role, auto_cross=args.auto_cross)
     counts = sublayers.counts(order)
-    sizes = dict(d=args.d, ffn=args.ffn, vocab=args.vocab, shared_output=args.shared_output,
-                 normalize_before=args.normalize_before,
-                 learned_positions=args.learned_positions, max_positions=args.max_positions)
+    sizes = dict(
+        d=args.d,
+        ffn=args.ffn,
+        vocab=args.vocab,
+        shared_output=args.shared_output,
+        normalize_before=args.normalize_before,
+        learned_positions=args.learned_positions,
+        max_positions=args.max_positions,
+    )
     report = sublayers.parameter_count(order, **sizes)
     n = counts["s"]
     baseline = sublayers.interleaved(n)
@@ -29,19 +35,31 @@ def show_order(args: argparse.Namespace) -> int:
     delta = report.total - sublayers.parameter_count(baseline, **sizes).total
 
     if args.json:
-        print(json.dumps({
-            "order": order, "role": args.role, "length": len(order), "counts": counts,
-            "describe": sublayers.describe(order),
-            "sandwich_k": sublayers.sandwich_coefficient(order),
-            "baseline": baseline, "equal_parameter": equal, "parameter_delta": delta,
-            "sizes": sizes, "params": report.as_dict(),
-        }))
+        print(
+            json.dumps(
+                {
+                    "order": order,
+                    "role": args.role,
+                    "length": len(order),
+                    "counts": counts,
+                    "describe": sublayers.describe(order),
+                    "sandwich_k": sublayers.sandwich_coefficient(order),
+                    "baseline": baseline,
+                    "equal_parameter": equal,
+                    "parameter_delta": delta,
+                    "sizes": sizes,
+                    "params": report.as_dict(),
+                }
+            )
+        )
         return 0
 
     print(f"order           {order}")
     print(f"role            {args.role}")
-    print(f"sublayers       {len(order)}: s={counts['s']} f={counts['f']} c={counts['c']}"
-          f"  ({sublayers.describe(order)})")
+    print(
+        f"sublayers       {len(order)}: s={counts['s']} f={counts['f']} c={counts['c']}"
+        f"  ({sublayers.describe(order)})"
+    )
     if equal:
         verdict = f"yes, same sublayers as {sublayers.describe(baseline)} ({baseline})"
     else:
@@ -56,19 +74,24 @@ def _table(order: str, report: sublayers.ParamReport, args: argparse.Namespace) 
     """Parameter totals as aligned plain-text rows: kind, count x each, total."""
     d, ffn = args.d, args.ffn
     rows = [
-        ("self-attention", order.count("s"), sublayers.attention_params(d),
-         report.self_attention),
-        ("cross-attention", order.count("c"), sublayers.attention_params(d),
-         report.cross_attention),
+        ("self-attention", order.count("s"), sublayers.attention_params(d), report.self_attention),
+        (
+            "cross-attention",
+            order.count("c"),
+            sublayers.attention_params(d),
+            report.cross_attention,
+        ),
         ("feed-forward", order.count("f"), sublayers.ffn_params(d, ffn), report.feed_forward),
         ("final norm", None, None, report.final_norm),
         ("embeddings", None, None, report.embeddings),
         ("positions", None, None, report.positions),
         ("output proj.", None, None, report.output_projection),
     ]
-    lines = [f"parameters (d={d} ffn={ffn} vocab={args.vocab}"
-             f"{', shared output' if args.shared_output else ''}"
-             f"{', pre-norm' if args.normalize_before else ''})"]
+    lines = [
+        f"parameters (d={d} ffn={ffn} vocab={args.vocab}"
+        f"{', shared output' if args.shared_output else ''}"
+        f"{', pre-norm' if args.normalize_before else ''})"
+    ]
     for name, number, each, total in rows:
         if not (number if number is not None else total):
             continue
@@ -83,8 +106,13 @@ def looks_like_genome(text: str) -> bool:
     from evotrans.genome import SEEDS
 
     stripped = text.strip()
-    return (stripped in SEEDS or stripped.startswith("{") or stripped.endswith(".json")
-            or stripped.startswith(("enc", "dec")) and "[" in stripped)
+    return (
+        stripped in SEEDS
+        or stripped.startswith("{")
+        or stripped.endswith(".json")
+        or stripped.startswith(("enc", "dec"))
+        and "[" in stripped
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,8 +125,9 @@ def run(args: argparse.Namespace) -> int:
     if args.draw:
         from evotrans.drawing import draw_order
 
-        draw_order(sublayers.parse_order(args.spec, role=args.role, auto_cross=args.auto_cross),
-                   args.draw)
+        draw_order(
+            sublayers.parse_order(args.spec, role=args.role, auto_cross=args.auto_cross), args.draw
+        )
         print(f"drawing: {args.draw}")
     return status
 
@@ -131,25 +160,52 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(transformer, evolved_transformer): its blocks as a table with parameters per block.",
     )
     p.add_argument("spec", metavar="ORDER|GENOME")
-    p.add_argument("--role", choices=sublayers.ROLES, default="lm",
-                   help="stack the order is for (default lm; decoder allows c)")
-    p.add_argument("--auto-cross", action="store_true",
-                   help="decoder: put a c after every s when the order has none")
+    p.add_argument(
+        "--role",
+        choices=sublayers.ROLES,
+        default="lm",
+        help="stack the order is for (default lm; decoder allows c)",
+    )
+    p.add_argument(
+        "--auto-cross",
+        action="store_true",
+        help="decoder: put a c after every s when the order has none",
+    )
     p.add_argument("--d", type=_positive, default=512, help="model dimension (default 512)")
-    p.add_argument("--ffn", type=_positive, default=None,
-                   help="FFN width (default 4*d, 2048 for d=512)")
-    p.add_argument("--vocab", type=_non_negative, default=32000,
-                   help="vocabulary size (default 32000; 0 leaves embeddings out)")
-    p.add_argument("--shared-output", action=argparse.BooleanOptionalAction, default=True,
-                   help="output projection shared with the input embeddings (default yes)")
-    p.add_argument("--normalize-before", action="store_true",
-                   help="pre-norm: count the stack's final LayerNorm")
-    p.add_argument("--learned-positions", action="store_true",
-                   help="learned positional embeddings (default sinusoidal: no parameters)")
-    p.add_argument("--max-positions", type=_positive, default=1024,
-                   help="positions of learned positional embeddings (default 1024)")
-    p.add_argument("--heads", type=_positive, default=8,
-                   help="attention heads, for genomes (default 8)")
+    p.add_argument(
+        "--ffn", type=_positive, default=None, help="FFN width (default 4*d, 2048 for d=512)"
+    )
+    p.add_argument(
+        "--vocab",
+        type=_non_negative,
+        default=32000,
+        help="vocabulary size (default 32000; 0 leaves embeddings out)",
+    )
+    p.add_argument(
+        "--shared-output",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="output projection shared with the input embeddings (default yes)",
+    )
+    p.add_argument(
+        "--normalize-before",
+        action="store_true",
+        help="pre-norm: count the stack's final LayerNorm",
+    )
+    p.add_argument(
+        "--learned-positions",
+        action="store_true",
+        help="learned positional embeddings (default sinusoidal: no parameters)",
+    )
+    p.add_argument(
+        "--max-positions",
+        type=_positive,
+        default=1024,
+        help="positions of learned positional embeddings (default 1024)",
+    )
+    p.add_argument(
+        "--heads", type=_positive, default=8, help="attention heads, for genomes (default 8)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
     p.add_argument("--draw", metavar="FILE", help="also draw it (.png or .svg)")
     p.set_defaults(func=_run_with_defaults)

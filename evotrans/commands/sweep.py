@@ -218,7 +218,8 @@ def run(args: argparse.Namespace) -> int:
     if args.mode != "orders":
         _positive(args.pairs, "--pairs", MAX_PAIRS)
     if args.mode == "sandwich":
-        ks = parse_int_list(args.k or f"0..{args.pairs}", "--k", 0, args.pairs)
+        k_text = (args.k or "0..N").replace("N", str(args.pairs))
+        ks = parse_int_list(k_text, "--k", 0, args.pairs)
     if args.mode == "random-orders":
         _positive(args.count, "--count")
         if args.draw_seed < 0:
@@ -301,7 +302,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     q = modes.add_parser("sandwich", help="sandwich:N:k orders over k (k = 0: the baseline)")
     q.add_argument("--pairs", type=int, required=True, metavar="N", help="s/f pairs N")
-    q.add_argument("--k", help="coefficients: 0..N (default), 0,2,4 or 0,2..4")
+    q.add_argument("--k", help="coefficients: 0..N (default; N = --pairs), 0,2,4 or 0,2..4")
     common(q)
 
     q = modes.add_parser(

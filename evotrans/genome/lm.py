@@ -8,8 +8,9 @@ from evotrans.genome.types import Block, Cell
 
 
 def without_encoder_attention(cell: Cell) -> Cell:
-    """``attend_to_encoder`` branches become dead; a block left with two dead
-    branches passes its left input through (an identity)."""
+    """``attend_to_encoder`` branches become dead. A block left with two dead branches
+    passes the state its encoder attention read through (an identity of that state,
+    which has the attention's width, so every state keeps its width)."""
     blocks = []
     for block in cell.blocks:
         left, right = block.left, block.right
@@ -17,7 +18,8 @@ def without_encoder_attention(cell: Cell) -> Cell:
             left = replace(left, layer="dead_branch")
         if right.layer == "attend_to_encoder":
             right = replace(right, layer="dead_branch")
-        if left.layer == "dead_branch" and right.layer == "dead_branch":
-            left = replace(block.left, layer="identity", norm="none", activation="none")
+        if left.is_dead and right.is_dead:
+            source = block.left if block.left.layer == "attend_to_encoder" else block.right
+            left = replace(source, layer="identity", norm="none", activation="none")
         blocks.append(Block(left, right, block.combiner))
     return Cell(tuple(blocks), cell.num_cells)

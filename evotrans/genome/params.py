@@ -104,9 +104,15 @@ def cell_rows(cell: Cell, role: str, d: int) -> list[BlockRow]:
     """Per-block rows of a (valid) cell at model width ``d``."""
     widths = state_widths(cell)
     return [
-        BlockRow(role, i, describe_branch(block.left), describe_branch(block.right),
-                 block.combiner, f"{widths[i]}d",
-                 branch_params(block.left, widths, d) + branch_params(block.right, widths, d))
+        BlockRow(
+            role,
+            i,
+            describe_branch(block.left),
+            describe_branch(block.right),
+            block.combiner,
+            f"{widths[i]}d",
+            branch_params(block.left, widths, d) + branch_params(block.right, widths, d),
+        )
         for i, block in enumerate(cell.blocks, start=1)
     ]
 

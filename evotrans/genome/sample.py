@@ -1,7 +1,9 @@
 """Random valid genomes and mutation (each gene re-drawn with probability p).
 
 All randomness comes from the ``random.Random`` passed in, so results are
-reproducible from its seed.
+reproducible from its seed. A genome without an encoder cell is a language
+model's: its layers are never drawn as ``attend_to_encoder`` (branches it already
+has are kept, see :func:`evotrans.genome.validate.validate_lm_cell`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from evotrans.errors import EvotransError
 from evotrans.genome import space
 from evotrans.genome.hashing import canonical_cell
 from evotrans.genome.types import Block, Branch, Cell, Genome
-from evotrans.genome.validate import validate_branch, validate_cell
+from evotrans.genome.validate import validate_branch, validate_cell, validate_lm_cell
 from evotrans.genome.widths import cell_output_width, combine_widths
 
 MAX_TRIES = 10_000
@@ -23,25 +25,28 @@ LAST_BLOCK_TRIES = 16
 GENES = ("input", "norm", "layer", "output_dim", "activation")
 
 
-def draw_gene(rng: random.Random, gene: str, index: int, role: str):
+def draw_gene(rng: random.Random, gene: str, index: int, role: str, lm: bool = False):
     """A uniformly drawn value of one branch gene of block ``index`` (1-based) in ``role``."""
     if gene == "input":
         return rng.randrange(index)
     if gene == "layer":
-        return rng.choice(space.layers_for(role))
-    values = {"norm": space.NORMS, "output_dim": space.OUTPUT_DIMS,
-              "activation": space.ACTIVATIONS}[gene]
+        return rng.choice(space.layers_for(role, lm=lm))
+    values = {
+        "norm": space.NORMS,
+        "output_dim": space.OUTPUT_DIMS,
+        "activation": space.ACTIVATIONS,
+    }[gene]
     return rng.choice(values)
 
 
-def random_branch(rng: random.Random, index: int, role: str) -> Branch:
-    return Branch(*(draw_gene(rng, gene, index, role) for gene in GENES))
+def random_branch(rng: random.Random, index: int, role: str, lm: bool = False) -> Branch:
+    return Branch(*(draw_gene(rng, gene, index, role, lm) for gene in GENES))
 
 
-def _random_block(rng: random.Random, index: int, role: str, widths: list[Fraction]):
+def _random_block(rng: random.Random, index: int, role: str, widths: list[Fraction], lm: bool):
     """A block whose own rules hold given the earlier widths, and its output width."""
     for _ in range(MAX_TRIES):
-        left, right = random_branch(rng, index, role), random_branch(rng, index, role)
+        left, right = random_branch(rng, index, role, lm), random_branch(rng, index, role, lm)
         combiner = rng.choice(space.COMBINERS)
         try:
             w_left = validate_branch(left, role, index, "left", widths)
@@ -53,20 +58,23 @@ def _random_block(rng: random.Random, index: int, role: str, widths: list[Fracti
     raise EvotransError(f"could not sample a valid {role} block {index}")  # pragma: no cover
 
 
-def random_cell(rng: random.Random, role: str, blocks: int, num_cells: int = 1) -> Cell:
-    """A random valid cell: each block drawn uniformly among the blocks that are valid after
-    the earlier ones; the last block is redrawn (up to ``LAST_BLOCK_TRIES`` times, then the
-    whole cell) until the cell output has width 1."""
+def random_cell(
+    rng: random.Random, role: str, blocks: int, num_cells: int = 1, *, lm: bool = False
+) -> Cell:
+    """A random valid cell (``lm``: a language model's decoder cell): each block drawn
+    uniformly among the blocks that are valid after the earlier ones; the last block is
+    redrawn (up to ``LAST_BLOCK_TRIES`` times, then the whole cell) until the cell output
+    has width 1."""
     if blocks < 1:
         raise EvotransError(f"{role} cell: needs at least one block, got {blocks}")
     for _ in range(MAX_TRIES):
         widths, drawn = [Fraction(1)], []
         for index in range(1, blocks):
-            block, width = _random_block(rng, index, role, widths)
+            block, width = _random_block(rng, index, role, widths, lm)
             drawn.append(block)
             widths.append(width)
         for _ in range(LAST_BLOCK_TRIES):
-            block, width = _random_block(rng, blocks, role, widths)
+            block, width = _random_block(rng, blocks, role, widths, lm)
             cell = Cell((*drawn, block), num_cells)
             if cell_output_width(cell, [*widths, width]) == 1:
                 validate_cell(cell, role)
@@ -84,24 +92,35 @@ def random_genome(
 ) -> Genome:
     """A random valid genome (block counts of the ET search; ``encoder_blocks=None``: a
     decoder-only genome for a language model)."""
-    encoder = (None if encoder_blocks is None
-               else random_cell(rng, "encoder", encoder_blocks, encoder_cells))
-    return Genome(decoder=random_cell(rng, "decoder", decoder_blocks, decoder_cells),
-                  encoder=encoder)
+    encoder = (
+        None
+        if encoder_blocks is None
+        else random_cell(rng, "encoder", encoder_blocks, encoder_cells)
+    )
+    decoder = random_cell(rng, "decoder", decoder_blocks, decoder_cells, lm=encoder is None)
+    return Genome(decoder=decoder, encoder=encoder)
 
 
-def _mutate_cell(cell: Cell, role: str, rng: random.Random, p: float,
-                 num_cells: Sequence[int], notes: list[str]) -> Cell:
+def _mutate_cell(
+    cell: Cell,
+    role: str,
+    rng: random.Random,
+    p: float,
+    num_cells: Sequence[int],
+    lm: bool,
+    notes: list[str],
+) -> Cell:
     blocks = []
     for index, block in enumerate(cell.blocks, start=1):
         sides = {}
         for side, branch in block.branches():
             for gene in GENES:
                 if rng.random() < p:
-                    old, new = getattr(branch, gene), draw_gene(rng, gene, index, role)
+                    old, new = getattr(branch, gene), draw_gene(rng, gene, index, role, lm)
                     if new != old:
-                        notes.append(f"{role} block {index} {side} {gene.replace('_', ' ')}: "
-                                     f"{old} -> {new}")
+                        notes.append(
+                            f"{role} block {index} {side} {gene.replace('_', ' ')}: {old} -> {new}"
+                        )
                         branch = replace(branch, **{gene: new})
             sides[side] = branch
         combiner = block.combiner
@@ -137,14 +156,19 @@ def mutate(
     n_genes = sum(len(c.blocks) * (2 * len(GENES) + 1) + bool(num_cells) for _, c in cells)
     p = max(p, 1.0 / (4 * n_genes))
     parent = {role: canonical_cell(cell) for role, cell in cells}
+    lm = genome.encoder is None
     for _ in range(MAX_TRIES):
         notes: list[str] = []
-        child = {role: _mutate_cell(cell, role, rng, p, num_cells, notes) for role, cell in cells}
+        child = {
+            role: _mutate_cell(cell, role, rng, p, num_cells, lm, notes) for role, cell in cells
+        }
         if all(canonical_cell(c) == parent[role] for role, c in child.items()):
             continue
         try:
             for role, cell in child.items():
                 validate_cell(cell, role)
+            if lm:
+                validate_lm_cell(child["decoder"])
         except EvotransError:
             continue
         return Genome(decoder=child["decoder"], encoder=child.get("encoder")), notes

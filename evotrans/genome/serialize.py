@@ -72,13 +72,20 @@ def _dim(value: Any, where: str) -> Any:
 
 def _branch_dict(b: Branch) -> dict[str, Any]:
     dim = space.format_dim(b.output_dim)
-    return {"input": b.input, "norm": b.norm, "layer": b.layer, "output_dim": dim,
-            "activation": b.activation}
+    return {
+        "input": b.input,
+        "norm": b.norm,
+        "layer": b.layer,
+        "output_dim": dim,
+        "activation": b.activation,
+    }
 
 
 def _cell_dict(cell: Cell) -> dict[str, Any]:
-    blocks = [{"left": _branch_dict(b.left), "right": _branch_dict(b.right),
-               "combiner": b.combiner} for b in cell.blocks]
+    blocks = [
+        {"left": _branch_dict(b.left), "right": _branch_dict(b.right), "combiner": b.combiner}
+        for b in cell.blocks
+    ]
     return {"num_cells": cell.num_cells, "blocks": blocks}
 
 
@@ -104,8 +111,9 @@ def _keys(data: Any, where: str, required: tuple[str, ...], optional: tuple[str,
             raise EvotransError(f"{where} {'output dim' if key == 'output_dim' else key}: missing")
     for key in data:
         if key not in required + optional:
-            raise EvotransError(f"{where}: unknown key {_quote(key)} (known: "
-                                f"{', '.join(required + optional)})")
+            raise EvotransError(
+                f"{where}: unknown key {_quote(key)} (known: {', '.join(required + optional)})"
+            )
 
 
 def _quote(value: Any) -> str:
@@ -114,8 +122,13 @@ def _quote(value: Any) -> str:
 
 def _branch_from(data: Any, where: str) -> Branch:
     _keys(data, where, GENES)
-    return Branch(data["input"], data["norm"], data["layer"], _dim(data["output_dim"], where),
-                  data["activation"])
+    return Branch(
+        data["input"],
+        data["norm"],
+        data["layer"],
+        _dim(data["output_dim"], where),
+        data["activation"],
+    )
 
 
 def _cell_from(data: Any, role: str) -> Cell:
@@ -126,8 +139,13 @@ def _cell_from(data: Any, role: str) -> Cell:
     for i, block in enumerate(data["blocks"], start=1):
         where = f"{role} block {i}"
         _keys(block, where, ("left", "right", "combiner"))
-        blocks.append(Block(_branch_from(block["left"], f"{where} left"),
-                            _branch_from(block["right"], f"{where} right"), block["combiner"]))
+        blocks.append(
+            Block(
+                _branch_from(block["left"], f"{where} left"),
+                _branch_from(block["right"], f"{where} right"),
+                block["combiner"],
+            )
+        )
     return Cell(tuple(blocks), data["num_cells"])
 
 
@@ -135,7 +153,7 @@ def from_dict(data: Any) -> Genome:
     """A validated genome from its JSON object (no ``encoder``: a language-model genome)."""
     _keys(data, "genome JSON", ("decoder",), ("format", "version", "name", "encoder"))
     if data.get("format", FORMAT) != FORMAT:
-        raise EvotransError(f"genome JSON format: {_quote(data['format'])} is not \"{FORMAT}\"")
+        raise EvotransError(f'genome JSON format: {_quote(data["format"])} is not "{FORMAT}"')
     if data.get("version", VERSION) != VERSION:
         raise EvotransError(f"genome JSON version: {data['version']!r} is not {VERSION}")
     name = data.get("name")
@@ -158,14 +176,20 @@ def from_json(text: str) -> Genome:
 
 
 def _branch_compact(b: Branch) -> str:
-    fields = (b.input, _NORM_SHORT.get(b.norm, b.norm), b.layer, space.format_dim(b.output_dim),
-              b.activation)
+    fields = (
+        b.input,
+        _NORM_SHORT.get(b.norm, b.norm),
+        b.layer,
+        space.format_dim(b.output_dim),
+        b.activation,
+    )
     return ":".join(str(f) for f in fields)
 
 
 def _cell_compact(prefix: str, cell: Cell) -> str:
-    blocks = ",".join(f"{_branch_compact(b.left)}+{_branch_compact(b.right)}@{b.combiner}"
-                      for b in cell.blocks)
+    blocks = ",".join(
+        f"{_branch_compact(b.left)}+{_branch_compact(b.right)}@{b.combiner}" for b in cell.blocks
+    )
     return f"{prefix}{cell.num_cells}[{blocks}]"
 
 
@@ -177,8 +201,10 @@ def to_compact(genome: Genome) -> str:
 def _branch_parse(text: str, where: str) -> Branch:
     fields = text.split(":")
     if len(fields) != 5:
-        raise EvotransError(f"compact genome: {where}: expected 5 fields "
-                            f"input:norm:layer:dim:activation, got {len(fields)}")
+        raise EvotransError(
+            f"compact genome: {where}: expected 5 fields "
+            f"input:norm:layer:dim:activation, got {len(fields)}"
+        )
     raw_input, norm, layer, dim, activation = fields
     if not re.fullmatch(r"[0-9]+", raw_input):
         raise EvotransError(f"compact genome: {where} input: {_quote(raw_input)} is not an integer")
@@ -191,18 +217,23 @@ def _block_parse(text: str, where: str) -> Block:
     sides = head.split("+")
     if not sep or len(sides) != 2:
         shown = text if len(text) <= 60 else text[:57] + "..."
-        raise EvotransError(f"compact genome: {where}: expected LEFT+RIGHT@COMBINER, got "
-                            f"{_quote(shown)}")
-    return Block(_branch_parse(sides[0], f"{where} left"),
-                 _branch_parse(sides[1], f"{where} right"), combiner)
+        raise EvotransError(
+            f"compact genome: {where}: expected LEFT+RIGHT@COMBINER, got {_quote(shown)}"
+        )
+    return Block(
+        _branch_parse(sides[0], f"{where} left"),
+        _branch_parse(sides[1], f"{where} right"),
+        combiner,
+    )
 
 
 def _cell_parse(text: str, position: int) -> tuple[str, Cell]:
     match = _CELL.match(text)
     if not match:
         shown = text if len(text) <= 30 else text[:27] + "..."
-        raise EvotransError(f"compact genome: cell {position} {_quote(shown)} is not "
-                            "enc<N>[...] or dec<N>[...]")
+        raise EvotransError(
+            f"compact genome: cell {position} {_quote(shown)} is not enc<N>[...] or dec<N>[...]"
+        )
     prefix, cells, body = match.groups()
     role = "encoder" if prefix == "enc" else "decoder"
     if not body:
@@ -262,8 +293,10 @@ def load_genome(source: str | os.PathLike[str]) -> Genome:
             is_file = False
         if not is_file:
             shown = text if len(text) <= 60 else text[:57] + "..."
-            raise EvotransError(f"genome {_quote(shown)}: not a seed ({', '.join(SEEDS)}), a JSON "
-                                "or compact genome, or an existing file")
+            raise EvotransError(
+                f"genome {_quote(shown)}: not a seed ({', '.join(SEEDS)}), a JSON "
+                "or compact genome, or an existing file"
+            )
     try:
         content = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:

@@ -17,23 +17,37 @@ def show_genome(args: argparse.Namespace) -> int:
     validate_for_size(genome, args.d, args.heads)
     cells = [] if lm else [("encoder", genome.encoder)]
     cells.append(("decoder", genome.decoder))
-    total = genome_params(genome, d=args.d, vocab=args.vocab, lm=lm,
-                          shared_output=args.shared_output)
+    total = genome_params(
+        genome, d=args.d, vocab=args.vocab, lm=lm, shared_output=args.shared_output
+    )
     if args.json:
-        print(json.dumps({
-            "hash": genome_hash(genome), "compact": to_compact(genome), "d": args.d,
-            "vocab": args.vocab, "total_params": total,
-            "cells": {role: {"num_cells": cell.num_cells,
-                             "blocks": [row.__dict__ for row in cell_rows(cell, role, args.d)]}
-                      for role, cell in cells},
-        }))
+        print(
+            json.dumps(
+                {
+                    "hash": genome_hash(genome),
+                    "compact": to_compact(genome),
+                    "d": args.d,
+                    "vocab": args.vocab,
+                    "total_params": total,
+                    "cells": {
+                        role: {
+                            "num_cells": cell.num_cells,
+                            "blocks": [row.__dict__ for row in cell_rows(cell, role, args.d)],
+                        }
+                        for role, cell in cells
+                    },
+                }
+            )
+        )
         return 0
     from rich.console import Console
     from rich.table import Table
 
     console = Console(width=None if Console().is_terminal else 140)
-    console.print(f"genome {genome_hash(genome)}  d={args.d} heads={args.heads} "
-                  f"vocab={args.vocab}" + ("  (language model: decoder cell)" if lm else ""))
+    console.print(
+        f"genome {genome_hash(genome)}  d={args.d} heads={args.heads} "
+        f"vocab={args.vocab}" + ("  (language model: decoder cell)" if lm else "")
+    )
     for role, cell in cells:
         if lm and role == "decoder":
             from evotrans.genome.lm import without_encoder_attention
@@ -44,12 +58,15 @@ def show_genome(args: argparse.Namespace) -> int:
             table.add_column(column, justify="right" if column in ("block", "params") else "left")
         rows = cell_rows(cell, role, args.d)
         for row in rows:
-            table.add_row(str(row.index), row.left, row.right, row.combiner, row.width,
-                          f"{row.params:,}")
+            table.add_row(
+                str(row.index), row.left, row.right, row.combiner, row.width, f"{row.params:,}"
+            )
         table.add_row("", "", "", "", "per cell", f"{sum(r.params for r in rows):,}")
         console.print(table)
-    console.print(f"total parameters (embeddings {'shared' if args.shared_output else 'separate'},"
-                  f" final LayerNorms included): {total:,}")
+    console.print(
+        f"total parameters (embeddings {'shared' if args.shared_output else 'separate'},"
+        f" final LayerNorms included): {total:,}"
+    )
     if args.draw:
         from evotrans.drawing import draw_genome
 

@@ -50,9 +50,12 @@ WIDTH_PRESERVING = ("identity", "gated_linear_unit", *SELF_ATTENTION_LAYERS, "at
 _KERNEL = re.compile(r"_(\d+)x1")
 
 
-def layers_for(role: str) -> tuple[str, ...]:
-    """The layer values allowed in an ``encoder`` or ``decoder`` cell."""
-    return LAYERS if role == "decoder" else tuple(x for x in LAYERS if x not in DECODER_ONLY_LAYERS)
+def layers_for(role: str, *, lm: bool = False) -> tuple[str, ...]:
+    """The layer values of an ``encoder`` or ``decoder`` cell (``lm``: a language model's
+    decoder, which has no encoder to attend to)."""
+    if role == "decoder" and not lm:
+        return LAYERS
+    return tuple(x for x in LAYERS if x not in DECODER_ONLY_LAYERS)
 
 
 def parse_dim(text: str | int | float | Fraction) -> Fraction:

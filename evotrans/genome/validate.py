@@ -8,9 +8,11 @@ convolutions output a multiple of their input width; the cell output has width 1
 (whole widths, heads and lightweight ``r`` dividing the width) are in
 :func:`validate_for_size`.
 
-Language models (``lm=True``) use the decoder cell alone; its ``attend_to_encoder``
-branches are kept in the genome (so a translation genome's decoder can seed an LM
-search) and dropped by the model builder (:func:`evotrans.genome.lm.without_encoder_attention`).
+Language models (``lm=True``) use the decoder cell alone. Its ``attend_to_encoder``
+branches may stay in the genome (so a translation genome's decoder can seed an LM
+search); the model builder drops them (:func:`evotrans.genome.lm.without_encoder_attention`),
+and the cell that remains must be valid too (dropping a branch can change a state's
+width or leave a block output unread, which changes the cell output).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from fractions import Fraction
 
 from evotrans.errors import EvotransError
 from evotrans.genome import space
+from evotrans.genome.lm import without_encoder_attention
 from evotrans.genome.types import Block, Branch, Cell, Genome
 from evotrans.genome.widths import (
     branch_output_width,
@@ -40,6 +43,7 @@ __all__ = [
     "validate_branch",
     "validate_cell",
     "validate_for_size",
+    "validate_lm_cell",
 ]
 
 
@@ -151,7 +155,20 @@ def validate(genome: Genome, *, lm: bool = False) -> Genome:
         )
     for role, cell in genome.cells():
         validate_cell(cell, role)
+    if lm:
+        validate_lm_cell(genome.decoder)
     return genome
+
+
+def validate_lm_cell(cell: Cell) -> list[Fraction]:
+    """Validate a (valid) decoder cell as a language model uses it: without its
+    ``attend_to_encoder`` branches. Returns the state widths of that cell."""
+    try:
+        return validate_cell(without_encoder_attention(cell), "decoder")
+    except EvotransError as err:
+        raise EvotransError(
+            f"language model (the decoder without its attend_to_encoder branches): {err}"
+        ) from None
 
 
 def validate_for_size(genome: Genome, d: int, model_heads: int) -> Genome:

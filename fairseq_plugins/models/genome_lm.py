@@ -27,16 +27,19 @@ from fairseq_plugins.modules.genome_cell import GenomeDecoder
 class GenomeLanguageModelConfig(SublayerLanguageModelConfig):
     genome: Optional[str] = field(
         default=None,
-        metadata={"help": "JSON file, compact genome or seed name (transformer, "
-                          "evolved_transformer); its decoder cell is used"},
+        metadata={
+            "help": "JSON file, compact genome or seed name (transformer, "
+            "evolved_transformer); its decoder cell is used"
+        },
     )
 
 
 def _prepare(args) -> None:
     args.decoder_normalize_before = True
     if safe_getattr(args, "max_target_positions", None) is None:
-        args.max_target_positions = safe_getattr(args, "tokens_per_sample",
-                                                 DEFAULT_MAX_TARGET_POSITIONS)
+        args.max_target_positions = safe_getattr(
+            args, "tokens_per_sample", DEFAULT_MAX_TARGET_POSITIONS
+        )
 
 
 @register_model("genome_lm", dataclass=GenomeLanguageModelConfig)
@@ -46,13 +49,21 @@ class GenomeLanguageModel(SublayerLanguageModel):
     @classmethod
     def build_model(cls, args, task):
         _prepare(args)
-        _, args.genome = resolve_genome(safe_getattr(args, "genome", None) or "transformer",
-                                        d=args.decoder_embed_dim,
-                                        heads=args.decoder_attention_heads, lm=True)
+        _, args.genome = resolve_genome(
+            safe_getattr(args, "genome", None) or "transformer",
+            d=args.decoder_embed_dim,
+            heads=args.decoder_attention_heads,
+            lm=True,
+        )
         cell = without_encoder_attention(from_compact(args.genome).decoder)
         embed_tokens = cls.build_lm_embedding(args, task)
-        decoder = GenomeDecoder(TransformerConfig.from_namespace(args), task.target_dictionary,
-                                embed_tokens, cell, no_encoder_attn=True)
+        decoder = GenomeDecoder(
+            TransformerConfig.from_namespace(args),
+            task.target_dictionary,
+            embed_tokens,
+            cell,
+            no_encoder_attn=True,
+        )
         return cls(decoder)
 
 
@@ -64,8 +75,12 @@ class EvolvedTransformerLanguageModel(SublayerLanguageModel):
     def build_model(cls, args, task):
         _prepare(args)
         embed_tokens = cls.build_lm_embedding(args, task)
-        decoder = EvolvedDecoder(TransformerConfig.from_namespace(args), task.target_dictionary,
-                                 embed_tokens, no_encoder_attn=True)
+        decoder = EvolvedDecoder(
+            TransformerConfig.from_namespace(args),
+            task.target_dictionary,
+            embed_tokens,
+            no_encoder_attn=True,
+        )
         return cls(decoder)
 
 

@@ -35,7 +35,8 @@ class GenomeTransformerModel(TransformerModel):
     def add_args(cls, parser):
         super().add_args(parser)
         parser.add_argument(
-            "--genome", metavar="GENOME",
+            "--genome",
+            metavar="GENOME",
             help="JSON file, compact genome, or seed name (transformer, evolved_transformer)",
         )
 
@@ -44,20 +45,30 @@ class GenomeTransformerModel(TransformerModel):
         base_architecture(args)
         args.encoder_normalize_before = args.decoder_normalize_before = True
         _, args.genome = resolve_genome(
-            getattr(args, "genome", None) or "transformer", d=args.encoder_embed_dim,
-            heads=args.encoder_attention_heads, lm=False,
+            getattr(args, "genome", None) or "transformer",
+            d=args.encoder_embed_dim,
+            heads=args.encoder_attention_heads,
+            lm=False,
         )
         return super().build_model(args, task)
 
     @classmethod
     def build_encoder(cls, args, src_dict, embed_tokens):
-        return GenomeEncoder(TransformerConfig.from_namespace(args), src_dict, embed_tokens,
-                             from_compact(args.genome).encoder)
+        return GenomeEncoder(
+            TransformerConfig.from_namespace(args),
+            src_dict,
+            embed_tokens,
+            from_compact(args.genome).encoder,
+        )
 
     @classmethod
     def build_decoder(cls, args, tgt_dict, embed_tokens):
-        return GenomeDecoder(TransformerConfig.from_namespace(args), tgt_dict, embed_tokens,
-                             from_compact(args.genome).decoder)
+        return GenomeDecoder(
+            TransformerConfig.from_namespace(args),
+            tgt_dict,
+            embed_tokens,
+            from_compact(args.genome).decoder,
+        )
 
 
 @register_model("evolved_transformer")

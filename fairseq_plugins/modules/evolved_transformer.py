@@ -32,8 +32,10 @@ def _pad(x: Tensor, width: int) -> Tensor:
 
 def _dropouts(cfg) -> tuple[FairseqDropout, FairseqDropout]:
     act = cfg.activation_dropout or getattr(cfg, "relu_dropout", 0.0) or 0.0
-    return (FairseqDropout(cfg.dropout, module_name="EvolvedTransformer"),
-            FairseqDropout(float(act), module_name="EvolvedTransformer"))
+    return (
+        FairseqDropout(cfg.dropout, module_name="EvolvedTransformer"),
+        FairseqDropout(float(act), module_name="EvolvedTransformer"),
+    )
 
 
 class EvolvedEncoderCell(nn.Module):
@@ -121,10 +123,21 @@ class EvolvedDecoderCell(nn.Module):
         self.fc2 = build_branch_layer("standard_conv_1x1", 4 * d, d, **layer)
         self.dropout, self.activation_dropout = _dropouts(cfg)
 
-    def forward(self, x, encoder_out=None, encoder_padding_mask=None, incremental_state=None,
-                self_attn_mask=None, self_attn_padding_mask=None, **unused):
-        m = {"padding_mask": self_attn_padding_mask, "incremental_state": incremental_state,
-             "self_attn_mask": self_attn_mask}
+    def forward(
+        self,
+        x,
+        encoder_out=None,
+        encoder_padding_mask=None,
+        incremental_state=None,
+        self_attn_mask=None,
+        self_attn_padding_mask=None,
+        **unused,
+    ):
+        m = {
+            "padding_mask": self_attn_padding_mask,
+            "incremental_state": incremental_state,
+            "self_attn_mask": self_attn_mask,
+        }
         e = {**m, "encoder_out": encoder_out, "encoder_padding_mask": encoder_padding_mask}
         drop, act_drop = self.dropout, self.activation_dropout
         both = drop(self.attn16(self.attn16_norm(x), **m))
@@ -167,8 +180,12 @@ class EvolvedDecoder(TransformerDecoderBase):
     """fairseq's decoder stack of ET decoder cells (``--decoder-layers`` cells)."""
 
     def __init__(self, cfg, dictionary, embed_tokens, no_encoder_attn: bool = False):
-        super().__init__(_pre_norm(cfg, "decoder", cfg.decoder.layers), dictionary,
-                         embed_tokens, no_encoder_attn=no_encoder_attn)
+        super().__init__(
+            _pre_norm(cfg, "decoder", cfg.decoder.layers),
+            dictionary,
+            embed_tokens,
+            no_encoder_attn=no_encoder_attn,
+        )
 
     def build_decoder_layer(self, cfg, no_encoder_attn=False):
         return EvolvedDecoderCell(cfg, no_encoder_attn)

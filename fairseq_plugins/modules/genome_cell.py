@@ -42,14 +42,28 @@ def _pad_to(x: Tensor, width: int, value: float) -> Tensor:
 class GenomeBranch(nn.Module):
     """norm → layer → activation → dropout, for one branch of a block."""
 
-    def __init__(self, branch: Branch, width_in: int, width_out: int, *, cfg, heads: int,
-                 decoder: bool, encoder_dim: int, sibling_dead: bool):
+    def __init__(
+        self,
+        branch: Branch,
+        width_in: int,
+        width_out: int,
+        *,
+        cfg,
+        heads: int,
+        decoder: bool,
+        encoder_dim: int,
+        sibling_dead: bool,
+    ):
         super().__init__()
         self.source = branch.input
         self.layer_name = branch.layer
         self.norm = LayerNorm(width_in) if branch.norm == "layer_norm" else None
         self.layer = build_branch_layer(
-            branch.layer, width_in, width_out, heads=heads, causal=decoder,
+            branch.layer,
+            width_in,
+            width_out,
+            heads=heads,
+            causal=decoder,
             encoder_dim=encoder_dim if branch.layer == "attend_to_encoder" else None,
             attention_dropout=cfg.attention_dropout,
         )
@@ -72,8 +86,9 @@ class GenomeBranch(nn.Module):
 
 
 class GenomeBlock(nn.Module):
-    def __init__(self, left: GenomeBranch | None, right: GenomeBranch | None, combiner: str,
-                 width: int):
+    def __init__(
+        self, left: GenomeBranch | None, right: GenomeBranch | None, combiner: str, width: int
+    ):
         super().__init__()
         self.left, self.right = left, right
         self.combiner = combiner
@@ -110,13 +125,21 @@ class GenomeCell(nn.Module):
                     continue
                 width_in = widths[branch.input] * d
                 width_out = branch_output_width(branch, widths[branch.input]) * d
-                branches.append(GenomeBranch(
-                    branch, int(width_in), int(width_out), cfg=cfg, heads=heads, decoder=decoder,
-                    encoder_dim=cfg.encoder.embed_dim,
-                    sibling_dead=other.layer == "dead_branch",
-                ))
-            self.blocks.append(GenomeBlock(branches[0], branches[1], block.combiner,
-                                           int(widths[index] * d)))
+                branches.append(
+                    GenomeBranch(
+                        branch,
+                        int(width_in),
+                        int(width_out),
+                        cfg=cfg,
+                        heads=heads,
+                        decoder=decoder,
+                        encoder_dim=cfg.encoder.embed_dim,
+                        sibling_dead=other.layer == "dead_branch",
+                    )
+                )
+            self.blocks.append(
+                GenomeBlock(branches[0], branches[1], block.combiner, int(widths[index] * d))
+            )
         self.embed_dim = d
 
     def run(self, x: Tensor, context: dict) -> Tensor:
@@ -128,9 +151,18 @@ class GenomeCell(nn.Module):
             out = out + _pad_to(states[i], self.embed_dim, 0.0)
         return out
 
-    def forward(self, x, encoder_out=None, encoder_padding_mask=None, incremental_state=None,
-                self_attn_mask=None, self_attn_padding_mask=None, need_attn=False,
-                need_head_weights=False, **unused):
+    def forward(
+        self,
+        x,
+        encoder_out=None,
+        encoder_padding_mask=None,
+        incremental_state=None,
+        self_attn_mask=None,
+        self_attn_padding_mask=None,
+        need_attn=False,
+        need_head_weights=False,
+        **unused,
+    ):
         if not self.decoder:  # encoder call: layer(x, encoder_padding_mask=mask) -> x
             return self.run(x, {"padding_mask": encoder_padding_mask})
         context = {
@@ -169,8 +201,12 @@ class GenomeDecoder(TransformerDecoderBase):
 
     def __init__(self, cfg, dictionary, embed_tokens, cell: Cell, no_encoder_attn: bool = False):
         self._cell = cell
-        super().__init__(_genome_cfg(cfg, "decoder", cell), dictionary, embed_tokens,
-                         no_encoder_attn=no_encoder_attn)
+        super().__init__(
+            _genome_cfg(cfg, "decoder", cell),
+            dictionary,
+            embed_tokens,
+            no_encoder_attn=no_encoder_attn,
+        )
 
     def build_decoder_layer(self, cfg, no_encoder_attn=False):
         return GenomeCell(self._cell, cfg, decoder=True)

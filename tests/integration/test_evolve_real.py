@@ -34,17 +34,38 @@ def write_config(path: Path, data: Path, **task_overrides) -> Path:
         "timeout_s": 300,
         **task_overrides,
     }
-    train_args = {"tokens-per-sample": 32, "batch-size": 8, "lr": 0.003, "warmup-updates": 4,
-                  **task.pop("train_args", {})}
+    train_args = {
+        "tokens-per-sample": 32,
+        "batch-size": 8,
+        "lr": 0.003,
+        "warmup-updates": 4,
+        **task.pop("train_args", {}),
+    }
     lines = [
-        "[search]", 'algorithm = "pdh"', "seed = 5", f"steps = [{STEPS}, {STEPS}]",
-        "population_size = 3", "tournament_size = 2", "hurdle_models = 2", "max_children = 4",
-        "", "[space]", 'kind = "order"', "n_pairs = 2", 'seed = "interleaved:2"',
-        "", "[task]",
+        "[search]",
+        'algorithm = "pdh"',
+        "seed = 5",
+        f"steps = [{STEPS}, {STEPS}]",
+        "population_size = 3",
+        "tournament_size = 2",
+        "hurdle_models = 2",
+        "max_children = 4",
+        "",
+        "[space]",
+        'kind = "order"',
+        "n_pairs = 2",
+        'seed = "interleaved:2"',
+        "",
+        "[task]",
         *(f"{k} = {json.dumps(v)}" for k, v in task.items()),
-        "", "[task.train_args]",
+        "",
+        "[task.train_args]",
         *(f"{k} = {json.dumps(v)}" for k, v in train_args.items()),
-        "", "[launcher]", 'kind = "local"', "workers = 1", "",
+        "",
+        "[launcher]",
+        'kind = "local"',
+        "workers = 1",
+        "",
     ]
     path.write_text("\n".join(lines))
     return path
@@ -53,10 +74,13 @@ def write_config(path: Path, data: Path, **task_overrides) -> Path:
 def snapshot(directory: Path) -> list[tuple]:
     """What must be equal between an uninterrupted and a killed-and-resumed run."""
     with ExperimentStore.open(directory) as store:
-        individuals = [(i.seq, i.spec, i.parent_id, i.mutation, i.origin)
-                       for i in store.individuals()]
-        trials = sorted((t.individual_id, t.stage, t.steps, t.status, round(t.fitness, 6))
-                        for t in store.trials())
+        individuals = [
+            (i.seq, i.spec, i.parent_id, i.mutation, i.origin) for i in store.individuals()
+        ]
+        trials = sorted(
+            (t.individual_id, t.stage, t.steps, t.status, round(t.fitness, 6))
+            for t in store.trials()
+        )
         hurdles = sorted((s, round(h.value, 6)) for s, h in store.hurdles().items())
     return [tuple(individuals), tuple(trials), tuple(hurdles)]
 
@@ -82,8 +106,9 @@ def test_pdh_sets_hurdles_and_promotes_from_checkpoints(uninterrupted: Path):
         promoted = [t for t in trials if t.stage == 1]
         assert promoted, "no model cleared the hurdle"
         for trial in promoted:
-            parent = next(t for t in trials
-                          if t.individual_id == trial.individual_id and t.stage == 0)
+            parent = next(
+                t for t in trials if t.individual_id == trial.individual_id and t.stage == 0
+            )
             assert parent.fitness >= hurdles[0].value
             assert trial.resumed_from_trial == parent.id
             log_text = (uninterrupted / trial.trial_dir / "train.log").read_text()
@@ -106,9 +131,11 @@ def test_kill_9_and_resume_loses_and_duplicates_nothing(
     config = write_config(tmp_path / "pdh.toml", demo_lm_bin)
     out = tmp_path / "run"
     for finished_before_kill in (1, 3):
-        args = ([tool("evotrans"), "evolve", str(config), "--out", str(out)]
-                if not (out / "experiment.sqlite").exists()
-                else [tool("evotrans"), "resume", str(out)])
+        args = (
+            [tool("evotrans"), "evolve", str(config), "--out", str(out)]
+            if not (out / "experiment.sqlite").exists()
+            else [tool("evotrans"), "resume", str(out)]
+        )
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None:
@@ -146,8 +173,9 @@ def _running(out: Path) -> int:
 def test_failed_diverged_and_timed_out_trials_are_recorded(demo_lm_bin: Path, tmp_path: Path):
     cases = {
         "failed": {"train_args": {"optimizer": "no_such_optimizer"}},
-        "diverged": {"train_args": {"lr": 1e12, "clip-norm": 0, "warmup-updates": 0,
-                                    "lr-scheduler": "fixed"}},
+        "diverged": {
+            "train_args": {"lr": 1e12, "clip-norm": 0, "warmup-updates": 0, "lr-scheduler": "fixed"}
+        },
         "timeout": {"timeout_s": 2},
     }
     for expected, overrides in cases.items():
@@ -157,7 +185,8 @@ def test_failed_diverged_and_timed_out_trials_are_recorded(demo_lm_bin: Path, tm
         with ExperimentStore.open(out) as store:
             trials = store.trials()
         assert trials and all(t.status == expected for t in trials), [
-            (t.status, t.error) for t in trials]
+            (t.status, t.error) for t in trials
+        ]
         assert all(t.error for t in trials)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fairseq_cli import PLUGIN_DIR
+from tests.fairseq_cli import build_model
 
 pytestmark = pytest.mark.integration
 
@@ -15,17 +15,7 @@ fairseq_options = pytest.importorskip("fairseq.options")
 
 
 def _build(data: Path, argv: list[str], seed: int = 3):
-    from fairseq import tasks
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-
-    parser = fairseq_options.get_training_parser()
-    args = fairseq_options.parse_args_and_arch(
-        parser, [str(data), "--user-dir", str(PLUGIN_DIR), "--cpu", *argv]
-    )
-    cfg = convert_namespace_to_omegaconf(args)
-    task = tasks.setup_task(cfg.task)
-    torch.manual_seed(seed)
-    return task, task.build_model(cfg.model)
+    return build_model(data, argv, seed)
 
 
 def _same_parameters(a, b) -> None:

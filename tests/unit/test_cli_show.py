@@ -11,8 +11,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def evotrans(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "evotrans", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "evotrans", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_show_prints_the_canonical_order_and_totals():
@@ -53,8 +58,12 @@ def test_bad_order_is_one_line_exit_2():
 
 
 def test_bad_sizes_and_huge_inputs_are_one_line_exit_2():
-    for args in (["sfsf", "--d", "0"], ["sfsf", "--vocab", "many"],
-                 ["s" * 5000], ["random:2:" + "9" * 5000]):
+    for args in (
+        ["sfsf", "--d", "0"],
+        ["sfsf", "--vocab", "many"],
+        ["s" * 5000],
+        ["random:2:" + "9" * 5000],
+    ):
         proc = evotrans("show", *args)
         assert proc.returncode == (0 if args == ["s" * 5000] else 2), proc.stderr
         assert "Traceback" not in proc.stderr
@@ -62,9 +71,12 @@ def test_bad_sizes_and_huge_inputs_are_one_line_exit_2():
 
 
 def test_cli_does_not_import_torch():
-    code = ("import sys; from evotrans.cli import main; rc = main(['show', 'sfsf']); "
-            "assert rc == 0, rc; "
-            "assert 'torch' not in sys.modules and 'fairseq' not in sys.modules, 'imported'")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
+    code = (
+        "import sys; from evotrans.cli import main; rc = main(['show', 'sfsf']); "
+        "assert rc == 0, rc; "
+        "assert 'torch' not in sys.modules and 'fairseq' not in sys.modules, 'imported'"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr

@@ -31,10 +31,19 @@ def test_gene_values_are_the_spec_lists():
     assert space.COMBINERS == ("add", "concat", "multiply")
     assert [str(d) for d in space.OUTPUT_DIMS] == ["1/2", "1", "2", "4"]
     assert len(space.LAYERS) == len(set(space.LAYERS)) == 35
-    assert {"identity", "dead_branch", "standard_conv_5x1", "separable_conv_15x1",
-            "depthwise_conv_7x1", "dilated_conv_5x1", "lightweight_conv_15x1_r_16",
-            "gated_linear_unit", "standard_attention", "attention_32_heads",
-            "attend_to_encoder"} <= set(space.LAYERS)
+    assert {
+        "identity",
+        "dead_branch",
+        "standard_conv_5x1",
+        "separable_conv_15x1",
+        "depthwise_conv_7x1",
+        "dilated_conv_5x1",
+        "lightweight_conv_15x1_r_16",
+        "gated_linear_unit",
+        "standard_attention",
+        "attention_32_heads",
+        "attend_to_encoder",
+    } <= set(space.LAYERS)
     assert "attend_to_encoder" not in space.layers_for("encoder")
     assert space.layers_for("decoder") == space.LAYERS
 
@@ -83,12 +92,14 @@ def test_state_widths_and_cell_outputs_follow_the_et():
 
 def test_width_rules_of_combiners_and_layers():
     half, two = Fraction(1, 2), Fraction(2)
-    cell = Cell((
-        block(br(0, "separable_conv_3x1", half), br(0, "standard_conv_1x1", two), "concat"),
-        block(br(1, "attention_4_heads", two), identity(0), "multiply"),  # attention keeps 5/2
-        block(br(0, "depthwise_conv_3x1", two), br(0, "gated_linear_unit", half), "add"),
-        block(br(3, "standard_conv_1x1"), br(2, "standard_conv_1x1", half), "add"),
-    ))
+    cell = Cell(
+        (
+            block(br(0, "separable_conv_3x1", half), br(0, "standard_conv_1x1", two), "concat"),
+            block(br(1, "attention_4_heads", two), identity(0), "multiply"),  # attention keeps 5/2
+            block(br(0, "depthwise_conv_3x1", two), br(0, "gated_linear_unit", half), "add"),
+            block(br(3, "standard_conv_1x1"), br(2, "standard_conv_1x1", half), "add"),
+        )
+    )
     assert validate_cell(cell, "encoder") == [1, Fraction(5, 2), Fraction(5, 2), 2, 1]
     assert state_widths(cell) == [1, Fraction(5, 2), Fraction(5, 2), 2, 1]
     assert unused_outputs(cell) == [4]
@@ -121,8 +132,9 @@ def test_transformer_base_numbers():
     # --encoder/decoder-normalize-before, 32,000 types -> 60,524,544 parameters
     assert genome_params(transformer(), d=512, vocab=32000) == 60_524_544
     assert genome_params(transformer(), d=512) == 44_140_544  # without the embedding table
-    separate = genome_params(transformer(), d=512, vocab=32000, shared_output=False,
-                             encoder_vocab=32000)
+    separate = genome_params(
+        transformer(), d=512, vocab=32000, shared_output=False, encoder_vocab=32000
+    )
     assert separate == 44_140_544 + 3 * 32000 * 512
 
 
@@ -131,21 +143,39 @@ def evolved_transformer_params_by_hand(d: int, vocab: int) -> int:
     ln = 2 * d
     attention = 4 * (d * d + d)
     encoder = (
-        ln + 2 * (d * d + d)  # 1. GLU: LN, two Linear d->d
-        + ln + (d * 4 * d + 4 * d)  # 2. left: LN, Linear d->4d
-        + ln + (3 * d * d // 2 + d // 2)  # 2. right: LN, conv 3x1 d->d/2
-        + 4 * ln + (9 * 4 * d + 4 * d * d // 2 + d // 2)  # 2. LN(4d), sep 9x1 4d->d/2
-        + ln + attention  # 3. self-attention
-        + ln + (d * 4 * d + 4 * d) + (4 * d * d + d)  # 4. FFN
+        ln
+        + 2 * (d * d + d)  # 1. GLU: LN, two Linear d->d
+        + ln
+        + (d * 4 * d + 4 * d)  # 2. left: LN, Linear d->4d
+        + ln
+        + (3 * d * d // 2 + d // 2)  # 2. right: LN, conv 3x1 d->d/2
+        + 4 * ln
+        + (9 * 4 * d + 4 * d * d // 2 + d // 2)  # 2. LN(4d), sep 9x1 4d->d/2
+        + ln
+        + attention  # 3. self-attention
+        + ln
+        + (d * 4 * d + 4 * d)
+        + (4 * d * d + d)  # 4. FFN
     )
     decoder = (
-        ln + attention + ln + attention  # 1. 16-head self-attn, attend to encoder (e = d)
-        + ln + (11 * d + d * 2 * d + 2 * d)  # 2. left: LN, sep 11x1 d->2d
-        + ln + (7 * d + d * d // 2 + d // 2)  # 2. right: LN, sep 7x1 d->d/2
-        + 2 * ln + (7 * 2 * d + 2 * d * d + d)  # 2. LN(2d), sep 7x1 2d->d
-        + ln + attention  # 3. self-attention
-        + ln + attention  # 4. attend to encoder
-        + ln + (d * 4 * d + 4 * d) + 4 * ln + (4 * d * d + d)  # 5. FFN with LN(4d)
+        ln
+        + attention
+        + ln
+        + attention  # 1. 16-head self-attn, attend to encoder (e = d)
+        + ln
+        + (11 * d + d * 2 * d + 2 * d)  # 2. left: LN, sep 11x1 d->2d
+        + ln
+        + (7 * d + d * d // 2 + d // 2)  # 2. right: LN, sep 7x1 d->d/2
+        + 2 * ln
+        + (7 * 2 * d + 2 * d * d + d)  # 2. LN(2d), sep 7x1 2d->d
+        + ln
+        + attention  # 3. self-attention
+        + ln
+        + attention  # 4. attend to encoder
+        + ln
+        + (d * 4 * d + 4 * d)
+        + 4 * ln
+        + (4 * d * d + d)  # 5. FFN with LN(4d)
     )
     return 3 * encoder + 4 * decoder + 2 * ln + vocab * d
 
@@ -153,7 +183,8 @@ def evolved_transformer_params_by_hand(d: int, vocab: int) -> int:
 @pytest.mark.parametrize("d", [128, 512, 1024])
 def test_evolved_transformer_seed_counts_like_the_spec(d):
     assert genome_params(evolved_transformer(), d=d, vocab=32000) == (
-        evolved_transformer_params_by_hand(d, 32000))
+        evolved_transformer_params_by_hand(d, 32000)
+    )
 
 
 def test_evolved_transformer_base_number():
@@ -200,3 +231,13 @@ def test_lm_drops_encoder_attention():
     assert stripped.blocks[0].left.is_dead and stripped.blocks[0].right == identity(0)
     both = Cell((block(br(0, "attend_to_encoder"), DEAD),))
     assert without_encoder_attention(both).blocks[0].left == identity(0)
+    wide = Cell(
+        (
+            block(br(0, "standard_conv_1x1", Fraction(2))),
+            block(DEAD, br(1, "attend_to_encoder", norm=True)),  # passes state 1 (2d) through
+            block(br(2, "standard_conv_1x1")),
+        )
+    )
+    stripped = without_encoder_attention(wide)
+    assert stripped.blocks[1].left == identity(1) and stripped.blocks[1].right.is_dead
+    assert validate_cell(stripped, "decoder") == state_widths(wide)

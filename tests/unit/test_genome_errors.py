@@ -32,8 +32,11 @@ def corrupt(genome: Genome, role: str, index: int, side: str | None = None, **ge
     cell = getattr(genome, role)
     blocks = list(cell.blocks)
     b = blocks[index - 1]
-    blocks[index - 1] = replace(b, **genes) if side is None else replace(
-        b, **{side: replace(getattr(b, side), **genes)})
+    blocks[index - 1] = (
+        replace(b, **genes)
+        if side is None
+        else replace(b, **{side: replace(getattr(b, side), **genes)})
+    )
     return replace(genome, **{role: replace(cell, blocks=tuple(blocks))})
 
 
@@ -51,38 +54,108 @@ LAYERS_SHORT = "identity, dead_branch, standard_conv_1x1, standard_conv_3x1, ...
 @pytest.mark.parametrize(
     "role, index, side, genes, message",
     [
-        ("encoder", 3, "left", {"layer": "attend_to_encoder"},
-         'encoder block 3 left layer: "attend_to_encoder" is only valid in the decoder'),
-        ("encoder", 2, "right", {"input": 5},
-         "encoder block 2 right input: 5 is not an earlier hidden state (0..1)"),
-        ("decoder", 1, "left", {"input": -1},
-         "decoder block 1 left input: -1 is not an earlier hidden state (0..0)"),
+        (
+            "encoder",
+            3,
+            "left",
+            {"layer": "attend_to_encoder"},
+            'encoder block 3 left layer: "attend_to_encoder" is only valid in the decoder',
+        ),
+        (
+            "encoder",
+            2,
+            "right",
+            {"input": 5},
+            "encoder block 2 right input: 5 is not an earlier hidden state (0..1)",
+        ),
+        (
+            "decoder",
+            1,
+            "left",
+            {"input": -1},
+            "decoder block 1 left input: -1 is not an earlier hidden state (0..0)",
+        ),
         ("decoder", 3, "left", {"input": "2"}, 'decoder block 3 left input: "2" is not an integer'),
-        ("decoder", 3, "left", {"input": True},
-         "decoder block 3 left input: True is not an integer"),
-        ("decoder", 1, "left", {"norm": "batch_norm"},
-         'decoder block 1 left norm: "batch_norm" is not one of layer_norm, none'),
-        ("decoder", 2, "right", {"activation": "gelu"},
-         'decoder block 2 right activation: "gelu" is not one of swish, relu, leaky_relu, none'),
-        ("decoder", 4, "left", {"layer": "conv_99x1"},
-         f'decoder block 4 left layer: "conv_99x1" is not one of {LAYERS_SHORT}'),
-        ("encoder", 1, "left", {"layer": "seperable_conv_7x1"},
-         f'encoder block 1 left layer: "seperable_conv_7x1" is not one of {LAYERS_SHORT}; '
-         'did you mean "separable_conv_7x1"?'),
-        ("encoder", 3, "left", {"output_dim": Fraction(3)},
-         "encoder block 3 left output dim: 3 is not one of 1/2, 1, 2, 4"),
-        ("encoder", 3, "left", {"output_dim": "wide"},
-         'encoder block 3 left output dim: "wide" is not one of 1/2, 1, 2, 4'),
-        ("encoder", 2, "left", {"layer": "depthwise_conv_3x1", "output_dim": Fraction(1, 2)},
-         "encoder block 2 left output dim: depthwise_conv_3x1 output dim 1/2 is not a multiple "
-         "of its input width 1"),
-        ("encoder", 4, "left", {"layer": "dead_branch"},
-         "encoder block 4: both branches are dead_branch"),
-        ("decoder", 2, None, {"combiner": "sum"},
-         'decoder block 2 combiner: "sum" is not one of add, concat, multiply'),
-        ("encoder", 4, "left", {"input": 2},
-         "encoder cell output: width 4 (the sum of block outputs 3, 4, which no later block "
-         "reads) must be 1 (= d) so that cells stack"),
+        (
+            "decoder",
+            3,
+            "left",
+            {"input": True},
+            "decoder block 3 left input: True is not an integer",
+        ),
+        (
+            "decoder",
+            1,
+            "left",
+            {"norm": "batch_norm"},
+            'decoder block 1 left norm: "batch_norm" is not one of layer_norm, none',
+        ),
+        (
+            "decoder",
+            2,
+            "right",
+            {"activation": "gelu"},
+            'decoder block 2 right activation: "gelu" is not one of swish, relu, leaky_relu, none',
+        ),
+        (
+            "decoder",
+            4,
+            "left",
+            {"layer": "conv_99x1"},
+            f'decoder block 4 left layer: "conv_99x1" is not one of {LAYERS_SHORT}',
+        ),
+        (
+            "encoder",
+            1,
+            "left",
+            {"layer": "seperable_conv_7x1"},
+            f'encoder block 1 left layer: "seperable_conv_7x1" is not one of {LAYERS_SHORT}; '
+            'did you mean "separable_conv_7x1"?',
+        ),
+        (
+            "encoder",
+            3,
+            "left",
+            {"output_dim": Fraction(3)},
+            "encoder block 3 left output dim: 3 is not one of 1/2, 1, 2, 4",
+        ),
+        (
+            "encoder",
+            3,
+            "left",
+            {"output_dim": "wide"},
+            'encoder block 3 left output dim: "wide" is not one of 1/2, 1, 2, 4',
+        ),
+        (
+            "encoder",
+            2,
+            "left",
+            {"layer": "depthwise_conv_3x1", "output_dim": Fraction(1, 2)},
+            "encoder block 2 left output dim: depthwise_conv_3x1 output dim 1/2 is not a multiple "
+            "of its input width 1",
+        ),
+        (
+            "encoder",
+            4,
+            "left",
+            {"layer": "dead_branch"},
+            "encoder block 4: both branches are dead_branch",
+        ),
+        (
+            "decoder",
+            2,
+            None,
+            {"combiner": "sum"},
+            'decoder block 2 combiner: "sum" is not one of add, concat, multiply',
+        ),
+        (
+            "encoder",
+            4,
+            "left",
+            {"input": 2},
+            "encoder cell output: width 4 (the sum of block outputs 3, 4, which no later block "
+            "reads) must be 1 (= d) so that cells stack",
+        ),
     ],
 )
 def test_validation_errors(role, index, side, genes, message):
@@ -92,35 +165,53 @@ def test_validation_errors(role, index, side, genes, message):
 def test_cell_and_genome_errors():
     t = transformer()
     assert error_of(validate, replace(t, encoder=replace(t.encoder, num_cells=0))) == (
-        "encoder cell num_cells: 0 must be an integer >= 1")
+        "encoder cell num_cells: 0 must be an integer >= 1"
+    )
     assert error_of(validate, replace(t, decoder=replace(t.decoder, num_cells="6"))) == (
-        'decoder cell num_cells: "6" must be an integer >= 1')
+        'decoder cell num_cells: "6" must be an integer >= 1'
+    )
     assert error_of(validate, replace(t, decoder=Cell(()))) == (
-        "decoder cell: needs at least one block")
+        "decoder cell: needs at least one block"
+    )
     assert "translation model needs an encoder cell" in error_of(validate, Genome(t.decoder))
     assert validate(Genome(t.decoder), lm=True).encoder is None
     assert error_of(validate, "transformer") == "genome: not a Genome (str)"
     assert error_of(validate, replace(t, decoder=Cell((None,)))) == (
-        "decoder block 1: not a block (NoneType)")
+        "decoder block 1: not a block (NoneType)"
+    )
     half = Fraction(1, 2)
-    narrow = Cell((block(br(0, "separable_conv_3x1", half)),
-                   block(br(0, "standard_conv_1x1", half))))
+    narrow = Cell(
+        (block(br(0, "separable_conv_3x1", half)), block(br(0, "standard_conv_1x1", half)))
+    )
     assert error_of(validate, replace(t, decoder=narrow)) == (
         "decoder cell output: width 1/2 (the sum of block outputs 1, 2, which no later block "
-        "reads) must be 1 (= d) so that cells stack")
+        "reads) must be 1 (= d) so that cells stack"
+    )
 
 
 @pytest.mark.parametrize(
     "genome, d, heads, message",
     [
-        ("evolved_transformer", 40, 8,
-         "decoder block 1 left layer: attention_16_heads has 16 heads, which do not divide its "
-         "input width 40 (d=40)"),
-        ("transformer", 60, 8,
-         "encoder block 1 left layer: standard_attention has 8 heads, which do not divide its "
-         "input width 60 (d=60)"),
-        ("evolved_transformer", 63, 1,
-         "encoder block 2 right output dim: 1/2 of d=63 is not a whole width"),
+        (
+            "evolved_transformer",
+            40,
+            8,
+            "decoder block 1 left layer: attention_16_heads has 16 heads, which do not divide its "
+            "input width 40 (d=40)",
+        ),
+        (
+            "transformer",
+            60,
+            8,
+            "encoder block 1 left layer: standard_attention has 8 heads, which do not divide its "
+            "input width 60 (d=60)",
+        ),
+        (
+            "evolved_transformer",
+            63,
+            1,
+            "encoder block 2 right output dim: 1/2 of d=63 is not a whole width",
+        ),
         ("transformer", 0, 8, "model size: d=0 must be a positive integer"),
         ("transformer", 64, 0, "model size: heads=0 must be a positive integer"),
     ],
@@ -129,11 +220,30 @@ def test_size_errors(genome, d, heads, message):
     assert error_of(validate_for_size, load_genome(genome), d, heads) == message
 
 
+def test_language_model_decoder_must_be_valid_without_encoder_attention():
+    cell = Cell(
+        (
+            block(br(0, "standard_conv_1x1", Fraction(2))),
+            block(br(1, "attend_to_encoder"), br(0, "standard_conv_1x1"), "concat"),
+            block(br(2, "standard_conv_1x1")),
+        )
+    )
+    assert validate(replace(transformer(), decoder=cell)).decoder is cell  # translation: fine
+    assert error_of(validate, Genome(cell), lm=True) == (
+        "language model (the decoder without its attend_to_encoder branches): decoder cell "
+        "output: width 2 (the sum of block outputs 1, 3, which no later block reads) must be 1 "
+        "(= d) so that cells stack"
+    )
+    for seed in (transformer(), evolved_transformer()):
+        assert validate(Genome(seed.decoder), lm=True).decoder is seed.decoder
+
+
 def test_lightweight_r_must_divide_the_width():
     genome = corrupt(transformer(), "encoder", 2, "left", layer="lightweight_conv_3x1_r_16")
     assert error_of(validate_for_size, genome, 40, 4) == (
         "encoder block 2 left layer: lightweight_conv_3x1_r_16 shares kernels over r=16 channels, "
-        "which does not divide its input width 40 (d=40)")
+        "which does not divide its input width 40 (d=40)"
+    )
     assert validate_for_size(genome, 64, 4) is genome
 
 
@@ -144,32 +254,53 @@ BRANCH = "0:none:identity:1:none"
 @pytest.mark.parametrize(
     "text, message",
     [
-        (f"dec1[0:ln:identity+{BRANCH}@add]",
-         "compact genome: decoder block 1 left: expected 5 fields input:norm:layer:dim:activation,"
-         " got 3"),
-        (f"dec1[{BRANCH}+{BRANCH}@add,{BRANCH}+0:ln:x@add]",
-         "compact genome: decoder block 2 right: expected 5 fields input:norm:layer:dim:activation,"
-         " got 3"),
-        (f"dec1[0:ln:identity:3:none+{BRANCH}@add]",
-         'compact genome: decoder block 1 left output dim: "3" is not one of 1/2, 1, 2, 4'),
-        (f"dec1[x:ln:identity:1:none+{BRANCH}@add]",
-         'compact genome: decoder block 1 left input: "x" is not an integer'),
-        (f"dec1[{BRANCH}@add]",
-         f'compact genome: decoder block 1: expected LEFT+RIGHT@COMBINER, got "{BRANCH}@add"'),
-        (f"dec1[{BRANCH}+{BRANCH}]", "compact genome: decoder block 1: expected "
-         f'LEFT+RIGHT@COMBINER, got "{BRANCH}+{BRANCH}"'),
-        ("transformer6[]", 'compact genome: cell 1 "transformer6[]" is not enc<N>[...] or '
-         "dec<N>[...]"),
+        (
+            f"dec1[0:ln:identity+{BRANCH}@add]",
+            "compact genome: decoder block 1 left: expected 5 fields "
+            "input:norm:layer:dim:activation, got 3",
+        ),
+        (
+            f"dec1[{BRANCH}+{BRANCH}@add,{BRANCH}+0:ln:x@add]",
+            "compact genome: decoder block 2 right: expected 5 fields "
+            "input:norm:layer:dim:activation, got 3",
+        ),
+        (
+            f"dec1[0:ln:identity:3:none+{BRANCH}@add]",
+            'compact genome: decoder block 1 left output dim: "3" is not one of 1/2, 1, 2, 4',
+        ),
+        (
+            f"dec1[x:ln:identity:1:none+{BRANCH}@add]",
+            'compact genome: decoder block 1 left input: "x" is not an integer',
+        ),
+        (
+            f"dec1[{BRANCH}@add]",
+            f'compact genome: decoder block 1: expected LEFT+RIGHT@COMBINER, got "{BRANCH}@add"',
+        ),
+        (
+            f"dec1[{BRANCH}+{BRANCH}]",
+            "compact genome: decoder block 1: expected "
+            f'LEFT+RIGHT@COMBINER, got "{BRANCH}+{BRANCH}"',
+        ),
+        (
+            "transformer6[]",
+            'compact genome: cell 1 "transformer6[]" is not enc<N>[...] or dec<N>[...]',
+        ),
         ("enc1[]", "compact genome: encoder cell: needs at least one block"),
         (T_COMPACT.split(";")[0], "compact genome: the decoder cell dec<N>[...] is missing"),
-        (T_COMPACT.split(";")[1] + ";" + T_COMPACT.split(";")[1],
-         "compact genome: more than one decoder cell"),
+        (
+            T_COMPACT.split(";")[1] + ";" + T_COMPACT.split(";")[1],
+            "compact genome: more than one decoder cell",
+        ),
         (T_COMPACT.replace(";", "; "), "compact genome: must be one non-empty line without spaces"),
-        (f"dec1[{BRANCH}+{BRANCH}@sum]",
-         'decoder block 1 combiner: "sum" is not one of add, concat, multiply'),
+        (
+            f"dec1[{BRANCH}+{BRANCH}@sum]",
+            'decoder block 1 combiner: "sum" is not one of add, concat, multiply',
+        ),
         (f"dec0[{BRANCH}+{BRANCH}@add]", "decoder cell num_cells: 0 must be an integer >= 1"),
-        (f"dec1[0:bn:identity:1:none+{BRANCH}@add]",
-         'decoder block 1 left norm: "bn" is not one of layer_norm, none'),
+        (
+            f"dec1[0:bn:identity:1:none+{BRANCH}@add]",
+            'decoder block 1 left norm: "bn" is not one of layer_norm, none',
+        ),
     ],
 )
 def test_compact_errors(text, message):
@@ -181,10 +312,12 @@ def test_json_errors():
     assert error_of(from_json, "{not json").startswith("genome JSON: Expecting property name")
     assert error_of(from_dict, []) == "genome JSON: must be an object with decoder"
     assert error_of(from_dict, {**data, "format": "x"}) == (
-        'genome JSON format: "x" is not "evotrans-genome"')
+        'genome JSON format: "x" is not "evotrans-genome"'
+    )
     assert error_of(from_dict, {**data, "version": 2}) == "genome JSON version: 2 is not 1"
     assert error_of(from_dict, {**data, "extra": 1}).startswith(
-        'genome JSON: unknown key "extra" (known: decoder, format, version, name, encoder)')
+        'genome JSON: unknown key "extra" (known: decoder, format, version, name, encoder)'
+    )
     bad = json.loads(json.dumps(data))
     del bad["decoder"]["blocks"][1]["right"]["activation"]
     assert error_of(from_dict, bad) == "decoder block 2 right activation: missing"
@@ -194,33 +327,39 @@ def test_json_errors():
     bad = json.loads(json.dumps(data))
     bad["encoder"]["blocks"][2]["left"]["output_dim"] = "3/4"
     assert error_of(from_dict, bad) == (
-        'encoder block 3 left output dim: "3/4" is not one of 1/2, 1, 2, 4')
+        'encoder block 3 left output dim: "3/4" is not one of 1/2, 1, 2, 4'
+    )
     bad = json.loads(json.dumps(data))
     del bad["encoder"]["num_cells"]
     assert error_of(from_dict, bad) == "encoder cell num_cells: missing"
     bad = json.loads(json.dumps(data))
     bad["decoder"]["blocks"][0]["left"]["layer"] = "attention_8_heads"
     assert error_of(from_dict, bad).startswith(
-        'decoder block 1 left layer: "attention_8_heads" is not one of')
+        'decoder block 1 left layer: "attention_8_heads" is not one of'
+    )
 
 
 def test_load_genome_errors(tmp_path):
     assert error_of(load_genome, "no_such_genome") == (
         'genome "no_such_genome": not a seed (transformer, evolved_transformer), a JSON or '
-        "compact genome, or an existing file")
+        "compact genome, or an existing file"
+    )
     path = tmp_path / "bad.json"
     path.write_text('{"decoder": {"num_cells": 1, "blocks": []}}')
     assert error_of(load_genome, str(path)) == (
-        f"genome file {path}: decoder cell: needs at least one block")
+        f"genome file {path}: decoder cell: needs at least one block"
+    )
     assert error_of(load_genome, tmp_path / "missing.json").startswith(
-        f"genome file {tmp_path / 'missing.json'}: cannot be read")
+        f"genome file {tmp_path / 'missing.json'}: cannot be read"
+    )
     assert error_of(load_genome, "x" * 5000).startswith('genome "xxxx')
 
 
 def test_mutation_probability_is_checked():
     for p in (0, 1.5, "0.1", True):
         assert error_of(mutate, evolved_transformer(), None, p).startswith(
-            "mutation probability: must be in (0, 1]")
+            "mutation probability: must be in (0, 1]"
+        )
 
 
 def test_cell_built_from_list_equals_tuple():

@@ -25,12 +25,13 @@ from evotrans.genome import (
     to_dict,
     to_json,
     validate,
+    validate_cell,
     validate_for_size,
+    without_encoder_attention,
 )
 from evotrans.genome.sample import GENES
 
-SETTINGS = settings(max_examples=120, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -90,12 +91,31 @@ def test_changing_a_live_gene_changes_the_hash(genome, data):
     index = data.draw(st.integers(1, len(cell.blocks)))
     block = cell.blocks[index - 1]
     side, branch = data.draw(st.sampled_from([s for s in block.branches() if not s[1].is_dead]))
-    new = data.draw(st.sampled_from([a for a in ("swish", "relu", "leaky_relu", "none")
-                                     if a != branch.activation]))
+    new = data.draw(
+        st.sampled_from(
+            [a for a in ("swish", "relu", "leaky_relu", "none") if a != branch.activation]
+        )
+    )
     blocks = list(cell.blocks)
     blocks[index - 1] = replace(block, **{side: replace(branch, activation=new)})
     other = replace(genome, **{role: replace(cell, blocks=tuple(blocks))})
     assert genome_hash(other) != genome_hash(genome)
+
+
+@SETTINGS
+@given(genome=genomes())
+def test_language_models_use_a_valid_decoder_without_encoder_attention(genome):
+    cell = without_encoder_attention(genome.decoder)
+    assert all(b.layer != "attend_to_encoder" for block in cell.blocks for _, b in block.branches())
+    if genome.encoder is None:  # sampled and mutated LM genomes never attend to an encoder
+        assert cell == genome.decoder
+    try:
+        validate(Genome(decoder=genome.decoder), lm=True)
+    except EvotransError as err:  # a translation decoder may need its encoder attention
+        assert genome.encoder is not None
+        assert str(err).startswith("language model (the decoder without its attend_to_encoder")
+        return
+    validate_cell(cell, "decoder")
 
 
 BAD_VALUES = [

@@ -55,8 +55,13 @@ def test_json_form_is_versioned_and_exact():
     assert list(data) == ["format", "version", "name", "encoder", "decoder"]
     assert data["format"] == "evotrans-genome" and data["version"] == 1
     branch = data["encoder"]["blocks"][1]["right"]
-    assert branch == {"input": 1, "norm": "layer_norm", "layer": "standard_conv_3x1",
-                      "output_dim": "1/2", "activation": "relu"}
+    assert branch == {
+        "input": 1,
+        "norm": "layer_norm",
+        "layer": "standard_conv_3x1",
+        "output_dim": "1/2",
+        "activation": "relu",
+    }
     assert from_json(to_json(evolved_transformer())).name == "evolved_transformer"
     branch["output_dim"] = 0.5  # numbers are read too
     assert from_dict(data) == evolved_transformer()
@@ -91,9 +96,13 @@ def test_hash_ignores_what_does_not_change_the_architecture():
     h = genome_hash(t)
     assert re.fullmatch(r"[0-9a-f]{16}", h)
     blocks = list(t.encoder.blocks)
-    blocks[1] = replace(blocks[1], right=replace(blocks[1].right, input=1, norm="layer_norm",
-                                                 output_dim=Fraction(4), activation="swish"),
-                        combiner="concat")  # the dead branch's genes and the unused combiner
+    blocks[1] = replace(
+        blocks[1],
+        right=replace(
+            blocks[1].right, input=1, norm="layer_norm", output_dim=Fraction(4), activation="swish"
+        ),
+        combiner="concat",
+    )  # the dead branch's genes and the unused combiner
     blocks[0] = replace(blocks[0], left=blocks[0].right, right=blocks[0].left)  # add commutes
     blocks[3] = replace(blocks[3], left=blocks[3].right, right=blocks[3].left)  # dead goes left
     blocks[2] = replace(blocks[2], right=replace(blocks[2].right, output_dim=Fraction(2)))

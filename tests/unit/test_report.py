@@ -245,6 +245,7 @@ def test_empty_experiments_give_partial_reports(tmp_path):
         assert "Partial report" in page and "no figure:" in page
         assert not list((tmp_path / name / "figures").iterdir())
     assert build_report(tmp_path / "sweep").status == "0 of 9 trials finished (9 not started)"
+    assert build_report(tmp_path / "pdh").status == "no trials yet"
 
 
 class Stop(Exception):
@@ -276,6 +277,19 @@ def test_half_finished_sweep(tmp_path):
     paths = write_report(tmp_path / "half")
     markdown = paths[1].read_text()
     assert "**Partial report:** 3 of 9" in markdown and "| ssfsff | 1 | 0/3 |" in markdown
+
+
+def test_stopped_search_is_partial(tmp_path):
+    def hook(event: str, trial_id: int) -> None:
+        if event == "synced" and trial_id == 5:
+            raise Stop  # killed between trials: nothing running, children left to propose
+
+    with pytest.raises(Stop):
+        run_store(tmp_path / "pdh", PDH, StandinRunner(), hook=hook, workers=1)
+    report = build_report(tmp_path / "pdh")
+    assert not report.complete
+    assert report.status.startswith("5 of 6 trials finished (1 pending); the search has not")
+    assert [f.name for f in report.figures] == ["fitness", "pareto", "best_so_far", "best_order"]
 
 
 def test_missing_experiment_and_parquet(tmp_path, sweep_dir, capsys):

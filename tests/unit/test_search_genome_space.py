@@ -49,14 +49,23 @@ def test_bad_space_keys_and_seeds_name_the_key():
 
 def test_pdh_over_genomes(tmp_path):
     config = {
-        "search": {"steps": [10, 10], "population_size": 4, "tournament_size": 2,
-                   "hurdle_models": 3, "max_children": 10},
+        "search": {
+            "steps": [10, 10],
+            "population_size": 4,
+            "tournament_size": 2,
+            "hurdle_models": 3,
+            "max_children": 10,
+        },
         "space": {"kind": "genome", "mutation_p": 0.05},
         "task": {},
     }
     store = create_experiment(tmp_path / "exp", config)
-    run(store, make_algorithm(store), LocalLauncher(1, run_trial=StandinRunner(), gpus=[]),
-        poll_interval=0.001)
+    run(
+        store,
+        make_algorithm(store),
+        LocalLauncher(1, run_trial=StandinRunner(), gpus=[]),
+        poll_interval=0.001,
+    )
     individuals = store.individuals()
     assert len(individuals) == 10 and all(i.spec_kind == "genome" for i in individuals)
     assert all(t.status == "ok" for t in store.trials())

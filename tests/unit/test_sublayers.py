@@ -169,8 +169,9 @@ def test_parameter_formulas_by_hand():
     assert post.final_norm == 0 and post.total == report.total - 16
     unshared = parameter_count("ssff", d=d, ffn=ffn, vocab=100, shared_output=False)
     assert unshared.output_projection == 800 and unshared.total == post.total + 800
-    learned = parameter_count("sf", d=d, ffn=ffn, vocab=100, learned_positions=True,
-                              max_positions=64)
+    learned = parameter_count(
+        "sf", d=d, ffn=ffn, vocab=100, learned_positions=True, max_positions=64
+    )
     assert learned.positions == (64 + 1 + 1) * d  # max_positions + padding_idx + 1 rows
     decoder = parameter_count("scf", d=d, ffn=ffn, vocab=0)
     assert decoder.cross_attention == 304 and decoder.total == 304 + 304 + 568
@@ -184,5 +185,7 @@ def test_fairseq_base_sizes():
 
 def test_sandwich_has_the_parameters_of_the_baseline():
     for k in range(5):
-        assert (parameter_count(sandwich(4, k), d=16, ffn=64, vocab=10).total
-                == parameter_count("sfsfsfsf", d=16, ffn=64, vocab=10).total)
+        assert (
+            parameter_count(sandwich(4, k), d=16, ffn=64, vocab=10).total
+            == parameter_count("sfsfsfsf", d=16, ffn=64, vocab=10).total
+        )

@@ -18,8 +18,11 @@ texts = st.one_of(
         st.integers(-3, 40) | st.text(alphabet="0123456789-+ ", max_size=30),
         st.integers(-3, 40) | st.text(alphabet="0123456789-+ ", max_size=30),
     ),
-    st.builds(lambda g, a: f"{g}:{a}", st.sampled_from(["interleaved", "random", "sandwich"]),
-              st.integers(-3, 40)),
+    st.builds(
+        lambda g, a: f"{g}:{a}",
+        st.sampled_from(["interleaved", "random", "sandwich"]),
+        st.integers(-3, 40),
+    ),
 )
 
 
@@ -43,7 +46,10 @@ def test_parses_or_fails_cleanly(text, role, auto_cross):
 
 
 @settings(max_examples=200, deadline=None)
-@given(letters=st.text(alphabet="sfcSFC.", min_size=1, max_size=60),
-       role=st.sampled_from(ROLES), auto_cross=st.booleans())
+@given(
+    letters=st.text(alphabet="sfcSFC.", min_size=1, max_size=60),
+    role=st.sampled_from(ROLES),
+    auto_cross=st.booleans(),
+)
 def test_letter_strings(letters, role, auto_cross):
     _check(letters, role, auto_cross)

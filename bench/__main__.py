@@ -56,10 +56,16 @@ def main() -> None:
     if not args.skip_training:
         with tempfile.TemporaryDirectory() as work:
             rows = training_comparisons(lm, mt, args.repeats, args.updates, Path(work))
-    from bench.search import driver_cost, genome_proposals_per_second, order_proposals_per_second
+    from bench.search import (
+        driver_cost,
+        genome_proposals_per_second,
+        order_proposals_per_second,
+        worker_utilisation,
+    )
 
     costs = [driver_cost(int(n)) for n in args.scales.split(",")]
     orders_per_s = order_proposals_per_second()
+    utilisation = {n: worker_utilisation(n) for n in (1, 2, 4)}
     genomes_per_s = genome_proposals_per_second()
     lines = [
         "# Benchmarks",
@@ -106,6 +112,13 @@ def main() -> None:
         "",
         f"Proposals (mutate + validate + hash) per second: sublayer orders {orders_per_s:,.0f}; "
         f"ET genomes {genome_text}.",
+        "",
+        "Worker utilisation (share of worker time inside trials; stand-in trials of 0.2 s, "
+        "PDH with promotions): "
+        + ", ".join(
+            f"{n} worker{'s' if n > 1 else ''} {100 * u:.0f} %" for n, u in utilisation.items()
+        )
+        + ".",
     ]
     gpu = REPO / "docs" / "gpu" / "gpu_bench.md"
     lines += ["", "## GPU (training throughput and MFU)", ""]

@@ -74,6 +74,19 @@ def driver_cost(children: int, workers: int = 1) -> DriverCost:
     return DriverCost(children, trials, seconds, cli_s, inproc_ms)
 
 
+def worker_utilisation(workers: int, children: int = 24, sleep: float = 0.2) -> float:
+    """Share of worker time spent inside trials: N workers, stand-in trials of ``sleep`` s."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = create_experiment(Path(tmp) / "exp", _config(children))
+        launcher = LocalLauncher(workers, run_trial=StandinRunner(sleep=sleep), gpus=[])
+        start = time.perf_counter()
+        run(store, make_algorithm(store), launcher, poll_interval=0.005)
+        wall = time.perf_counter() - start
+        busy = store.budget().trials * sleep
+        store.close()
+    return busy / (workers * wall)
+
+
 def order_proposals_per_second(n: int = 10_000) -> float:
     """Mutate + validate + hash sublayer orders (the order space's proposal path)."""
     import random

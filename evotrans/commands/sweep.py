@@ -206,52 +206,56 @@ def _with_workers(config: dict[str, Any], workers: int | None) -> None:
 # -- the commands ---------------------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace) -> int:
-    from evotrans.commands.experiment import start_experiment
-    from evotrans.store import db_path
+def _options(args: argparse.Namespace) -> tuple[list[int], list[int]]:
+    """Check every option; the training seeds and (sandwich) the coefficients."""
     from evotrans.sublayers import MAX_PAIRS
 
-    out = Path(args.out)
     _positive(args.steps, "--steps")
     _positive(args.workers, "--workers")
     seeds = parse_int_list(args.seeds, "--seeds", minimum=0)
+    ks: list[int] = []
     if args.mode != "orders":
         _positive(args.pairs, "--pairs", MAX_PAIRS)
     if args.mode == "sandwich":
-        k_text = (args.k or "0..N").replace("N", str(args.pairs))
-        ks = parse_int_list(k_text, "--k", 0, args.pairs)
+        ks = parse_int_list((args.k or "0..N").replace("N", str(args.pairs)), "--k", 0, args.pairs)
     if args.mode == "random-orders":
         _positive(args.count, "--count")
         if args.draw_seed < 0:
             raise EvotransError(f"--draw-seed: must be >= 0, got {args.draw_seed}")
+    return seeds, ks
+
+
+def _orders(args: argparse.Namespace, kind: str, ks: list[int]) -> tuple[list[str], int, str]:
+    """The canonical orders, their number of pairs, and what they are (one line)."""
+    if args.mode == "orders":
+        specs, pairs = file_specs(Path(args.file), kind)
+        return specs, pairs, f"{len(specs)} orders from {args.file}"
+    if kind != "lm":
+        raise EvotransError(
+            f"--task: sweep {args.mode} builds language-model orders, but task.kind is "
+            f"{kind!r} (for translation list ENC|DEC orders: evotrans sweep orders FILE)"
+        )
+    pairs = args.pairs
+    if args.mode == "random-orders":
+        specs = random_specs(pairs, args.count, args.draw_seed)
+        return specs, pairs, f"interleaved:{pairs} and {args.count} random orders"
+    if {pairs - 1, pairs} <= set(ks):
+        same = sandwich_specs(pairs, [pairs])[0]
+        print(f"note: k={pairs - 1} and k={pairs} give the same order ({same}): trained once")
+    what = f"sandwich:{pairs}:k for k in {','.join(map(str, ks))}"
+    return sandwich_specs(pairs, ks), pairs, what
+
+
+def run(args: argparse.Namespace) -> int:
+    from evotrans.commands.experiment import start_experiment
+    from evotrans.store import db_path
+
+    out = Path(args.out)
+    seeds, ks = _options(args)
     if db_path(out).exists():
         raise EvotransError(f"{out}: already holds an experiment (evotrans resume {out})")
     base, default_steps = task_config(args.task)
-    kind = base["task"]["kind"]
-    if args.mode == "orders":
-        specs, pairs = file_specs(Path(args.file), kind)
-        what = f"{len(specs)} orders from {args.file}"
-    else:
-        if kind != "lm":
-            raise EvotransError(
-                f"--task: sweep {args.mode} builds language-model orders, but task.kind is "
-                f"{kind!r} (for translation list ENC|DEC orders: evotrans sweep orders FILE)"
-            )
-        pairs = args.pairs
-        if args.mode == "sandwich":
-            specs = sandwich_specs(pairs, ks)
-            if {pairs - 1, pairs} <= set(ks):
-                same = sandwich_specs(pairs, [pairs])[0]
-                print(
-                    f"note: k={pairs - 1} and k={pairs} give the same order ({same}): trained once"
-                )
-            what = f"sandwich:{pairs}:k for k in {','.join(map(str, ks))}"
-        else:
-            specs = random_specs(pairs, args.count, args.draw_seed)
-            what = (
-                f"interleaved:{pairs} and {args.count} random orders "
-                f"(random:{pairs}:{args.draw_seed}…)"
-            )
+    specs, pairs, what = _orders(args, base["task"]["kind"], ks)
     steps = args.steps or default_steps
     config = sweep_config(
         base,

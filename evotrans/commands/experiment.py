@@ -19,7 +19,14 @@ def start_experiment(config: dict[str, Any], out: Path, workers: int | None = No
             f"{out}: already holds an experiment (continue it: evotrans resume {out})"
         )
     if workers is not None:
-        config.setdefault("launcher", {"kind": "local"})["workers"] = workers
+        launcher = config.setdefault("launcher", {"kind": "local"})
+        if launcher.get("kind", "local") != "local":
+            raise EvotransError("--workers: applies to the local launcher only (this config "
+                                f"uses {launcher.get('kind')!r}; set launcher.max_in_flight)")
+        launcher["workers"] = workers
+        from evotrans.launch import launcher_from_config
+
+        launcher_from_config(launcher, experiment_dir=str(out))  # validate before writing
     prepare_task_data(config["task"])
     from evotrans.search.driver import create_experiment
 
@@ -45,6 +52,8 @@ def continue_experiment(out: Path, workers: int | None = None) -> int:
     with ExperimentStore.open(out) as store:
         launch = dict(store.config.get("launcher") or {"kind": "local"})
         if workers is not None:
+            if launch.get("kind", "local") != "local":
+                raise EvotransError("--workers: applies to the local launcher only")
             launch["workers"] = workers
         launcher = launcher_from_config(launch, experiment_dir=str(out))
         algorithm = make_algorithm(store)

@@ -202,6 +202,7 @@ def run(
         tracker = _Tracker(store, algorithm.config)
         in_flight = _recover(store, algorithm, launcher)
         _emit(progress, tracker, in_flight, None, False)
+        recorded: Trial | None = None
         try:
             while True:
                 while len(in_flight) < capacity:
@@ -218,6 +219,9 @@ def run(
                     if ref is not None:
                         store.set_job_ref(trial.id, ref)
                     in_flight[trial.id] = handle
+                if recorded is not None:  # after refilling: "running" counts the new trials
+                    _emit(progress, tracker, in_flight, recorded, False)
+                    recorded = None
                 if not in_flight:
                     break
                 _wait(launcher, list(in_flight.values()), poll_interval)
@@ -227,7 +231,7 @@ def run(
                     _event(hook, "recorded", trial_id)
                     algorithm.sync()
                     _event(hook, "synced", trial_id)
-                    _emit(progress, tracker, in_flight, trial, False)
+                    recorded = trial
         finally:
             launcher.shutdown(wait=False)
         return _emit(progress, tracker, in_flight, None, True)

@@ -99,7 +99,8 @@ def sweep_dir(demo_lm_bin: Path, tmp_path_factory) -> Path:
         "--workers",
         "2",
     ]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = open(base / "sweep.log", "w")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 240
     killed = False
     while time.monotonic() < deadline and proc.poll() is None:
@@ -109,7 +110,9 @@ def sweep_dir(demo_lm_bin: Path, tmp_path_factory) -> Path:
             break
         time.sleep(0.1)
     proc.wait()
-    assert killed, "the sweep ended before it could be killed mid-trial"
+    log.close()
+    tail = (base / "sweep.log").read_text()[-2000:]
+    assert killed, f"the sweep ended (exit {proc.returncode}) before it was killed:\n{tail}"
     run([tool("evotrans"), "resume", str(out)])
     return out
 

@@ -21,8 +21,10 @@ def start_experiment(config: dict[str, Any], out: Path, workers: int | None = No
     if workers is not None:
         launcher = config.setdefault("launcher", {"kind": "local"})
         if launcher.get("kind", "local") != "local":
-            raise EvotransError("--workers: applies to the local launcher only (this config "
-                                f"uses {launcher.get('kind')!r}; set launcher.max_in_flight)")
+            raise EvotransError(
+                "--workers: applies to the local launcher only (this config "
+                f"uses {launcher.get('kind')!r}; set launcher.max_in_flight)"
+            )
         launcher["workers"] = workers
         from evotrans.launch import launcher_from_config
 

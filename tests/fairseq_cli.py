@@ -72,3 +72,18 @@ def build_model(data: Path, argv: list[str], seed: int = 3):
     task = tasks.setup_task(cfg.task)
     torch.manual_seed(seed)
     return task, task.build_model(cfg.model)
+
+
+def store_count(experiment: Path, sql: str) -> int:
+    """A COUNT from an experiment's store, read-only, while a driver may be writing it
+    (0 when the store does not exist yet or is busy)."""
+    import sqlite3
+
+    db = experiment / "experiment.sqlite"
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+            return int(conn.execute(sql).fetchone()[0])
+    except sqlite3.Error:
+        return 0

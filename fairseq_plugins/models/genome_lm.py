@@ -18,7 +18,11 @@ from fairseq.utils import safe_getattr
 
 from evotrans.genome import from_compact, without_encoder_attention
 from fairseq_plugins.genomes import resolve_genome
-from fairseq_plugins.models.sublayer_lm import SublayerLanguageModel, SublayerLanguageModelConfig
+from fairseq_plugins.models.sublayer_lm import (
+    SublayerLanguageModel,
+    SublayerLanguageModelConfig,
+    sublayer_lm_tiny,
+)
 from fairseq_plugins.modules.evolved_transformer import EvolvedDecoder
 from fairseq_plugins.modules.genome_cell import GenomeDecoder
 
@@ -86,13 +90,9 @@ class EvolvedTransformerLanguageModel(SublayerLanguageModel):
 
 @register_model_architecture("genome_lm", "genome_lm_tiny")
 def genome_lm_tiny(args):
-    """d=64, 2 heads, shared input/output embeddings (tests, demo)."""
-    args.decoder_embed_dim = safe_getattr(args, "decoder_embed_dim", 64)
-    args.decoder_attention_heads = safe_getattr(args, "decoder_attention_heads", 2)
-    args.share_decoder_input_output_embed = safe_getattr(
-        args, "share_decoder_input_output_embed", True
-    )
-    base_lm_architecture(args)
+    """``sublayer_lm_tiny``'s sizes: d=64, 2 heads, shared input/output embeddings
+    (cells and widths come from the genome; the ET LM stacks 2 cells)."""
+    sublayer_lm_tiny(args)
 
 
 @register_model_architecture("evolved_transformer_lm", "evolved_transformer_lm_tiny")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 
 from evotrans.metrics import parse_train_log
 from evotrans.store import ExperimentStore
-from tests.fairseq_cli import run, tool
+from tests.fairseq_cli import run, store_count, tool
 
 pytestmark = pytest.mark.integration
 
@@ -151,23 +150,12 @@ def test_kill_9_and_resume_loses_and_duplicates_nothing(
     assert retried, "the kill should have interrupted a running trial"
 
 
-def _query(out: Path, sql: str) -> int:
-    db = out / "experiment.sqlite"
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
-            return int(conn.execute(sql).fetchone()[0])
-    except sqlite3.Error:
-        return 0
-
-
 def _finished(out: Path) -> int:
-    return _query(out, "SELECT COUNT(*) FROM trials WHERE status NOT IN ('pending','running')")
+    return store_count(out, "SELECT COUNT(*) FROM trials WHERE status NOT IN ('pending','running')")
 
 
 def _running(out: Path) -> int:
-    return _query(out, "SELECT COUNT(*) FROM trials WHERE status = 'running'")
+    return store_count(out, "SELECT COUNT(*) FROM trials WHERE status = 'running'")
 
 
 def test_failed_diverged_and_timed_out_trials_are_recorded(demo_lm_bin: Path, tmp_path: Path):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import signal
-import sqlite3
 import statistics
 import subprocess
 import time
@@ -17,7 +16,7 @@ import pytest
 
 from evotrans.store import ExperimentStore
 from evotrans.sublayers import sandwich
-from tests.fairseq_cli import run, tool
+from tests.fairseq_cli import run, store_count, tool
 
 pytestmark = pytest.mark.integration
 
@@ -56,21 +55,12 @@ def write_task(path: Path, data: Path) -> Path:
     return path
 
 
-def _query(out: Path, sql: str) -> int:
-    db = out / "experiment.sqlite"
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
-            return int(conn.execute(sql).fetchone()[0])
-    except sqlite3.Error:
-        return 0
-
-
 def _started(out: Path) -> bool:
     """Two trials finished and every running one has its fairseq-train (a pid file)."""
-    finished = _query(out, "SELECT COUNT(*) FROM trials WHERE status NOT IN ('pending','running')")
-    running = _query(out, "SELECT COUNT(*) FROM trials WHERE status = 'running'")
+    finished = store_count(
+        out, "SELECT COUNT(*) FROM trials WHERE status NOT IN ('pending','running')"
+    )
+    running = store_count(out, "SELECT COUNT(*) FROM trials WHERE status = 'running'")
     pids = len(list((out / "trials").glob("*/pid"))) if (out / "trials").is_dir() else 0
     return finished >= 2 and running >= 1 and pids >= running
 

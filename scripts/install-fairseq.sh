@@ -21,7 +21,7 @@ if [ -n "$WHEEL" ] && [ "$(cat "$CACHE/sdist.sha256" 2>/dev/null)" = "$SDIST_HAS
 else
     TMP=$(mktemp -d)
     trap 'rm -rf "$TMP"' EXIT
-    "$PY" -m pip download -q --no-deps --no-binary :all: --require-hashes \
+    "$PY" -m pip download -q --no-deps --no-build-isolation --no-binary fairseq-fixed --require-hashes \
         -r "$ROOT/requirements/fairseq.txt" -d "$TMP/sdist"
     echo "fairseq: building from the verified source (a few minutes, once)"
     env -u CUDA_HOME "$PY" -m pip wheel -q --no-deps --no-build-isolation \

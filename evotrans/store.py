@@ -629,8 +629,12 @@ class ExperimentStore:
     def passing(self, stage: int, threshold: float, after_seq: int | None = None) -> list[Trial]:
         """Ok trials of ``stage`` with fitness >= ``threshold`` whose individual has
         no trial at ``stage + 1`` yet (finished after ``after_seq``), in completion order."""
-        sql = """SELECT * FROM trials t WHERE t.stage = ? AND t.status = 'ok'
-                 AND t.fitness >= ? AND NOT EXISTS (
+        # With ``after_seq`` only the trials finished since are read, through the
+        # finish_seq index (the unary ``+`` keeps SQLite off the stage index, whose
+        # range grows with the experiment): a PDH sync stays O(new trials).
+        col = "+t." if after_seq is not None else "t."
+        sql = f"""SELECT * FROM trials t WHERE {col}stage = ? AND {col}status = 'ok'
+                 AND {col}fitness >= ? AND NOT EXISTS (
                    SELECT 1 FROM trials u WHERE u.individual_id = t.individual_id
                    AND u.stage = t.stage + 1)"""
         args: list[Any] = [stage, float(threshold)]
@@ -639,6 +643,10 @@ class ExperimentStore:
             args.append(after_seq)
         sql += " ORDER BY t.finish_seq"
         return [_row(Trial, r) for r in self._query(sql, args)]
+
+    def last_finish_seq(self) -> int:
+        """The ``finish_seq`` of the last finished trial (0 when none)."""
+        return int(self._one("SELECT COALESCE(MAX(finish_seq), 0) FROM trials")[0])
 
     def next_pending(self, exclude: Iterable[int] = ()) -> Trial | None:
         """The oldest pending trial whose id is not in ``exclude``."""

@@ -33,6 +33,7 @@ from evotrans.errors import EvotransError
 from evotrans.search.base import SearchAlgorithm
 from evotrans.search.config import SearchConfig
 from evotrans.search.spaces import SearchSpace, space_from_config
+from evotrans.search.tally import Tally
 from evotrans.search.types import TrialResult
 from evotrans.store import ExperimentStore, Trial, db_path
 
@@ -228,6 +229,7 @@ def run(
                 for trial_id in sorted(i for i, h in in_flight.items() if h.done()):
                     handle = in_flight.pop(trial_id)
                     trial = store.record_result(trial_id, _result_of(handle))
+                    tracker.tally.add(trial)
                     _event(hook, "recorded", trial_id)
                     algorithm.sync()
                     _event(hook, "synced", trial_id)
@@ -289,45 +291,41 @@ def _event(hook: Hook | None, name: str, trial_id: int) -> None:
 
 
 class _Tracker:
-    """Builds :class:`Progress`; ETA from this session's rate of steps or models."""
+    """Builds :class:`Progress` from a :class:`Tally` (flat per-trial cost); ETA from
+    this session's rate of steps or models."""
 
     def __init__(self, store: ExperimentStore, config: SearchConfig):
         self.store = store
         self.config = config
         self.start = time.monotonic()
-        self.start_steps = store.budget().steps_trained
-        self.start_models = self._models()
-
-    def _models(self) -> int:
-        return self.store.count_evaluated()
+        self.tally = Tally(store)
+        self.start_steps = self.tally.steps_trained
+        self.start_models = self.tally.models_trained
 
     def progress(self, in_flight: int, last: Trial | None, done: bool) -> Progress:
-        budget = self.store.budget()
-        elapsed = time.monotonic() - self.start
-        models = self._models()
-        best = self.store.best(1)
+        tally = self.tally
         p = Progress(
             individuals=self.store.count_individuals(),
-            models_trained=models,
-            trials_finished=budget.trials_finished,
-            trials_failed=budget.trials_finished - self.store.count_trials("ok"),
+            models_trained=tally.models_trained,
+            trials_finished=tally.trials_finished,
+            trials_failed=tally.trials_failed,
             in_flight=in_flight,
             hurdles={s: h.value for s, h in self.store.hurdles().items()},
-            steps_trained=budget.steps_trained,
-            wall_time=budget.wall_time,
-            tokens=budget.tokens,
-            elapsed=elapsed,
+            steps_trained=tally.steps_trained,
+            wall_time=tally.wall_time,
+            tokens=tally.tokens,
+            elapsed=time.monotonic() - self.start,
             max_children=self.config.max_children,
             max_total_steps=self.config.max_total_steps,
             last_trial=last,
             done=done,
         )
-        if best:
-            individual, trial = best[0]
-            p.best_fitness, p.best_individual, p.best_spec = (
-                trial.fitness,
-                individual.id,
-                individual.spec,
+        best = tally.best()
+        if best is not None:
+            individual_id, _, p.best_fitness = best
+            p.best_individual, p.best_spec = (
+                individual_id,
+                self.store.individual(individual_id).spec,
             )
         p.eta_s = 0.0 if done else self._eta(p)
         return p

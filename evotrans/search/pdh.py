@@ -29,6 +29,10 @@ from evotrans.store import Hurdle
 class PDH(Evolution):
     name = "pdh"
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._scanned: dict[int, int] = {}  # stage -> last finish_seq fully scanned for it
+
     @property
     def final_stage(self) -> int:
         return self.config.n_stages - 1
@@ -52,8 +56,15 @@ class PDH(Evolution):
         return self.store.set_hurdle(stage, value, m, first[-1].finish_seq)
 
     def _promote_passing(self, stage: int, hurdle: Hurdle) -> None:
+        """Promote every trial of ``stage`` that clears ``hurdle``. A hurdle never changes once
+        set, so trials finished before the last complete scan need not be read again."""
         after = None if self.config.promote_retroactively else hurdle.set_seq
+        scanned = self._scanned.get(stage)
+        if scanned is not None:
+            after = max(after or 0, scanned)
+        upto = self.store.last_finish_seq()
         for trial in self.store.passing(stage, hurdle.value, after_seq=after):
             if self.budget_exhausted():
                 return
             self.promote(trial)
+        self._scanned[stage] = upto

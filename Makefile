@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.evotrans-setup
 DEMO_OUT ?= runs/demo
 
-.PHONY: setup demo test test-all lint bench clean-demo
+.PHONY: setup demo test test-all lint bench chaos clean-demo
 
 setup: $(STAMP)
 
@@ -40,6 +40,13 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench --out docs/benchmarks.md
+
+# the reliability suite in full (>= 20 driver kills, faults, full disks); prints its figures,
+# writes them to docs/reliability-figures/ and into docs/reliability.md
+chaos: $(STAMP)
+	EVOTRANS_RELIABILITY_OUT=docs/reliability-figures $(BIN)/python -m pytest -q -s \
+		-m "slow or not slow" tests/reliability
+	$(BIN)/python scripts/reliability-figures.py
 
 clean-demo:
 	rm -rf $(DEMO_OUT) data/demo-bin

@@ -26,6 +26,8 @@ class Comparison:
     candidate_wps: float
     baseline_rss_mb: float
     candidate_rss_mb: float
+    baseline_params: int | None = None
+    candidate_params: int | None = None
 
     @property
     def ratio(self) -> float:
@@ -70,7 +72,8 @@ def _train(data: Path, common: list[str], arch: list[str], updates: int, save: P
     result = measure(cmd)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(arch)} failed:\n{result.output[-3000:]}")
-    return _wps(result.output), result.peak_rss_mb
+    params = parse_train_log(result.output.splitlines()).params
+    return _wps(result.output), result.peak_rss_mb, params
 
 
 def compare(
@@ -84,10 +87,11 @@ def compare(
     work: Path,
 ) -> Comparison:
     base_wps, cand_wps, base_rss, cand_rss = [], [], [], []
+    params: dict[int, int | None] = {}
     for r in range(repeats):
-        order = [(baseline, base_wps, base_rss), (candidate, cand_wps, cand_rss)]
-        for arch, wps_list, rss_list in order if r % 2 == 0 else reversed(order):
-            wps, rss = _train(data, common, arch, updates, work / "save")
+        order = [(0, baseline, base_wps, base_rss), (1, candidate, cand_wps, cand_rss)]
+        for side, arch, wps_list, rss_list in order if r % 2 == 0 else reversed(order):
+            wps, rss, params[side] = _train(data, common, arch, updates, work / "save")
             wps_list.append(wps)
             rss_list.append(rss)
     return Comparison(
@@ -98,6 +102,8 @@ def compare(
         median(cand_wps),
         median(base_rss),
         median(cand_rss),
+        params.get(0),
+        params.get(1),
     )
 
 
@@ -157,6 +163,25 @@ def training_comparisons(
             LM_COMMON,
             ["--arch", "sublayer_lm", "--decoder-sublayer-order", "sfsfsfsf"],
             ["--arch", "sublayer_lm", "--decoder-sublayer-order", "sandwich:4:2"],
+            repeats,
+            updates,
+            work,
+        ),
+        compare(
+            "MT evolved_transformer (3+4 cells) vs transformer (6+6 layers), d=128",
+            mt_data,
+            MT_COMMON,
+            [
+                "--arch",
+                "transformer",
+                "--encoder-layers",
+                "6",
+                "--decoder-layers",
+                "6",
+                "--encoder-normalize-before",
+                "--decoder-normalize-before",
+            ],
+            ["--arch", "evolved_transformer_base"],
             repeats,
             updates,
             work,

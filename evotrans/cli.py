@@ -13,7 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from evotrans.errors import EvotransError
+from evotrans.errors import EvotransError, one_line
 
 COMMAND_MODULES = [
     "evotrans.commands.show",
@@ -28,7 +28,7 @@ COMMAND_MODULES = [
 
 class _ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2 (argparse's own convention)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,10 +56,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EvotransError as err:
         print(f"evotrans: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a path given on the command line or in a config: one line too
+        print(f"evotrans: error: {one_line(_os_error(err))}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("evotrans: interrupted", file=sys.stderr)
         return 130
     return int(status or 0)
+
+
+def _os_error(err: OSError) -> str:
+    """``PATH: reason`` for an operating-system error on a file or directory."""
+    if err.filename is None:
+        return str(err) or type(err).__name__
+    reason = err.strerror or type(err).__name__
+    names = [err.filename] + ([err.filename2] if err.filename2 is not None else [])
+    return f"{' -> '.join(map(str, names))}: {reason}"
 
 
 if __name__ == "__main__":

@@ -22,59 +22,77 @@ TOP_LEVEL = ("name", "description", "search", "space", "task", "launcher")
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Parse a ``.toml`` / ``.yaml`` / ``.yml`` file; errors name the file and line."""
     path = Path(path)
-    if not path.is_file():
-        raise EvotransError(f"{path}: config file not found")
-    text = path.read_text(encoding="utf-8")
-    suffix = path.suffix.lower()
-    if suffix == ".toml":
-        import tomllib
+    try:
+        if not path.is_file():
+            raise EvotransError(f"{path}: config file not found")
+        suffix = path.suffix.lower()
+        if suffix not in (".toml", ".yaml", ".yml"):
+            raise EvotransError(f"{path}: unknown config format (use .toml, .yaml or .yml)")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise EvotransError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except OSError as err:
+        raise EvotransError(f"{path}: cannot be read ({err.strerror or err})") from None
+    try:
+        if suffix == ".toml":
+            import tomllib
 
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
-            raise EvotransError(f"{path}: {err}") from None
-    elif suffix in (".yaml", ".yml"):
-        import yaml
+            try:
+                data = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as err:
+                raise EvotransError(f"{path}: {err}") from None
+        else:
+            import yaml
 
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise EvotransError(f"{path}: {' '.join(str(err).split())}") from None
-    else:
-        raise EvotransError(f"{path}: unknown config format (use .toml, .yaml or .yml)")
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError as err:
+                raise EvotransError(f"{path}: {' '.join(str(err).split())}") from None
+    except RecursionError:
+        raise EvotransError(f"{path}: nested too deeply") from None
     if not isinstance(data, dict):
         raise EvotransError(f"{path}: the top level must be a table of settings")
     return data
+
+
+def is_dir(path: str | Path) -> bool:
+    """``Path(path).is_dir()``, False for a name the OS refuses (too long, a loop)."""
+    try:
+        return Path(path).is_dir()
+    except OSError:
+        return False
 
 
 def load_experiment_config(
     path: str | Path, overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """Read, validate and resolve an experiment config (paths made absolute)."""
-    from evotrans.launch import launcher_from_config
+    from evotrans.launch import check_launcher_config
+    from evotrans.overrides import apply_overrides
     from evotrans.search.driver import check_config
     from evotrans.tasks import TaskConfig
 
     path = Path(path)
     config = read_config_file(path)
-    for key, value in (overrides or {}).items():
-        table, _, field = key.partition(".")
-        config.setdefault(table, {})[field] = value
+    apply_overrides(config, overrides or {})  # dotted keys: search.seed, launcher.params.x
     for key in config:
         if key not in TOP_LEVEL:
             raise EvotransError(f"{key}: unknown key (known: {', '.join(TOP_LEVEL)})")
+    for key in ("name", "description"):
+        if key in config and not isinstance(config[key], str):
+            raise EvotransError(f"{key}: must be a string")
     if "task" not in config:
         raise EvotransError("task: missing (a table with kind and data)")
     if not isinstance(config["task"], Mapping):
         raise EvotransError("task: must be a table")
     task = TaskConfig.from_dict(config["task"]).resolved(path.parent)
     check_config(config)
-    launcher_from_config(config.get("launcher"), experiment_dir="/nonexistent")  # validate only
-    if task.raw is None and not Path(task.data).is_dir():
+    check_launcher_config(config.get("launcher"))
+    if task.raw is None and not is_dir(task.data):
         raise EvotransError(
             f"task.data: {task.data} does not exist (or set task.raw to prepare it)"
         )
-    if task.raw is not None and not Path(task.raw).is_dir():
+    if task.raw is not None and not is_dir(task.raw):
         raise EvotransError(f"task.raw: {task.raw} does not exist")
     resolved = dict(config)
     resolved["task"] = {k: v for k, v in task.__dict__.items() if v is not None}

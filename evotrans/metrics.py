@@ -22,7 +22,14 @@ _DIVERGED = (
     "FloatingPointError",
     "NaN detected",
 )
-_OOM = ("out of memory", "CUDA error: out of memory", "MemoryError", "OutOfMemoryError")
+_OOM = (
+    "out of memory",
+    "CUDA error: out of memory",
+    "MemoryError",
+    "OutOfMemoryError",
+    "Cannot allocate memory",  # ENOMEM: an allocation refused (e.g. under a memory limit)
+    "can't allocate memory",
+)
 
 
 def fitness_from_ppl(ppl: float) -> float:
@@ -63,13 +70,15 @@ class TrainLog:
         value = float(loss)
         return 2.0**value if math.isfinite(value) else float("nan")
 
-    def tokens(self) -> int:
-        """Target tokens trained on, summed over the train_inner intervals."""
-        total, previous = 0.0, 0
+    def tokens(self, start: int = 0) -> int:
+        """Target tokens trained on past update ``start``, summed over the train_inner
+        intervals; an update logged again (a trial re-run from an earlier checkpoint,
+        its log appended to) is counted once."""
+        total, high = 0.0, start
         for record in self.train:
-            updates = int(float(record.get("num_updates", previous)))
-            total += float(record.get("wpb", 0)) * max(updates - previous, 0)
-            previous = updates
+            updates = int(float(record.get("num_updates", high)))
+            total += float(record.get("wpb", 0)) * max(updates - high, 0)
+            high = max(high, updates)
         return int(total)
 
     def has_nonfinite_loss(self) -> bool:

@@ -9,7 +9,9 @@ Two entry points:
 
 Both train a sentencepiece model on the training split (kept as ``spm.model`` in the output
 directory, for ``fairseq-generate --post-process sentencepiece`` and for detokenising), encode
-every split to pieces and run ``fairseq-preprocess`` on them.
+every split to pieces and run ``fairseq-preprocess`` on them. :func:`prepare_lm` can also keep
+the corpus's own words (``tokenizer="word"``: no sentencepiece, the vocabulary is every word of
+the training split), as fairseq's WikiText-103 language-modelling example does.
 
 The work is idempotent and atomic: it is done in a temporary sibling directory that is renamed
 into place at the end, together with a ``prepared.json`` marker recording the size and sha256 of
@@ -40,6 +42,7 @@ SPLITS = ("train", "valid", "test")
 MARKER = "prepared.json"
 FORMAT = 1  # bump when the layout of the output changes
 MODEL_TYPES = ("bpe", "unigram")
+LM_TOKENIZERS = ("spm", "word")
 
 Log = Callable[[str], None]
 
@@ -67,6 +70,7 @@ def prepare_lm(
     input_sentence_size: int = 1_000_000,
     seed: int = 1,
     workers: int = 2,
+    tokenizer: str = "spm",
     force: bool = False,
     log: Log | None = None,
 ) -> Path:
@@ -74,37 +78,54 @@ def prepare_lm(
 
     ``raw_dir`` holds ``wiki.train.tokens``, ``wiki.valid.tokens`` and ``wiki.test.tokens``.
     ``out_dir`` receives ``dict.txt``, ``{train,valid,test}.{bin,idx}``, ``spm.model`` and
-    ``prepared.json``.  Returns ``out_dir``; a second call with the same inputs and parameters
-    returns at once (``force=True`` rebuilds).
+    ``prepared.json``.  With ``tokenizer="word"`` the text is binarised as it is (the words
+    between spaces; the vocabulary is every word of the training split, the way fairseq's
+    WikiText-103 example prepares it), no ``spm.model`` is written and ``vocab_size``,
+    ``model_type`` and the other sentencepiece parameters are not used.  Returns ``out_dir``;
+    a second call with the same inputs and parameters returns at once (``force=True``
+    rebuilds).
     """
-    raw, out = Path(raw_dir).resolve(), Path(out_dir).resolve()
+    raw, out = _resolve(raw_dir, "raw data directory"), _resolve(out_dir, "output path")
     inputs = {f"wiki.{split}.tokens": raw / f"wiki.{split}.tokens" for split in SPLITS}
+    if tokenizer not in LM_TOKENIZERS:
+        raise EvotransError(
+            f"tokenizer must be one of {', '.join(LM_TOKENIZERS)}, got {tokenizer!r}"
+        )
     _check_inputs(raw, inputs.values())
     _check_params(vocab_size, model_type, workers)
-    params = {
-        "kind": "lm",
-        "vocab_size": vocab_size,
-        "model_type": model_type,
-        "character_coverage": character_coverage,
-        "input_sentence_size": input_sentence_size,
-        "seed": seed,
-    }
-    outputs = ["dict.txt", "spm.model"] + [f"{s}.{ext}" for s in SPLITS for ext in ("bin", "idx")]
+    if tokenizer == "word":
+        params: dict[str, Any] = {"kind": "lm", "tokenizer": "word"}
+    else:  # (no "tokenizer" key: markers written before the option existed stay valid)
+        params = {
+            "kind": "lm",
+            "vocab_size": vocab_size,
+            "model_type": model_type,
+            "character_coverage": character_coverage,
+            "input_sentence_size": input_sentence_size,
+            "seed": seed,
+        }
+    outputs = ["dict.txt"] + [f"{s}.{ext}" for s in SPLITS for ext in ("bin", "idx")]
+    if tokenizer == "spm":
+        outputs.insert(1, "spm.model")
 
     def build(tmp: Path, preprocess: str) -> None:
         text = tmp / "text"
         text.mkdir()
-        model = _train_spm([inputs["wiki.train.tokens"]], tmp / "spm", params)
-        for split in SPLITS:
-            _encode(model, inputs[f"wiki.{split}.tokens"], text / split)
+        if tokenizer == "word":
+            prefixes = {split: inputs[f"wiki.{split}.tokens"] for split in SPLITS}
+        else:
+            model = _train_spm([inputs["wiki.train.tokens"]], tmp / "spm", params)
+            prefixes = {split: text / split for split in SPLITS}
+            for split in SPLITS:
+                _encode(model, inputs[f"wiki.{split}.tokens"], prefixes[split])
         _run(
             [
                 preprocess,
                 "--only-source",
                 "--task", "language_modeling",
-                "--trainpref", str(text / "train"),
-                "--validpref", str(text / "valid"),
-                "--testpref", str(text / "test"),
+                "--trainpref", str(prefixes["train"]),
+                "--validpref", str(prefixes["valid"]),
+                "--testpref", str(prefixes["test"]),
                 "--destdir", str(tmp),
                 "--workers", str(workers),
             ],
@@ -141,7 +162,7 @@ def prepare_mt(
     ``prepared.json``.  Returns ``out_dir``; a second call with the same inputs and parameters
     returns at once (``force=True`` rebuilds).
     """
-    raw, out = Path(raw_dir).resolve(), Path(out_dir).resolve()
+    raw, out = _resolve(raw_dir, "raw data directory"), _resolve(out_dir, "output path")
     if not src or not tgt or src == tgt or "." in src + tgt or "/" in src + tgt:
         raise EvotransError(
             f"--src and --tgt must be two different language codes, got {src!r}, {tgt!r}"
@@ -209,6 +230,14 @@ def prepare_mt(
 
 
 # ----------------------------------------------------------------------------------------------
+
+
+def _resolve(path: str | os.PathLike, what: str) -> Path:
+    """``path`` made absolute; a name the OS refuses is a one-line error."""
+    try:
+        return Path(path).resolve()
+    except (OSError, ValueError) as err:
+        raise EvotransError(f"{what} {str(path)!r} is not a usable path ({err})") from None
 
 
 def _check_inputs(raw: Path, paths: Iterable[Path]) -> None:

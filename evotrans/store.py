@@ -32,6 +32,19 @@ Tables (schema version :data:`SCHEMA_VERSION`, also in ``PRAGMA user_version``):
     ``stage`` → ``value`` (mean fitness of the first ``n_models`` models
     evaluated at that stage), ``set_seq`` (``finish_seq`` of the last of them),
     ``set_at``. A hurdle, once written, is never changed.
+``trial_attempts`` (schema 2)
+    one row per start of a trial — ``(trial_id, attempt)``: ``started_at``,
+    ``ended_at``, ``outcome`` (a finished status; ``interrupted``: the driver
+    died while it ran; ``lost``: its worker or job disappeared; ``stopped``:
+    the driver stopped it on purpose; NULL while it runs), ``reason``,
+    ``job_ref``. Infrastructure failures (``interrupted``, ``lost``) count
+    against the launcher's ``max_retries``.
+
+Schema changes are migrations (:data:`MIGRATIONS`, version → function): a
+store of an older schema is copied to ``experiment.v<N>-backup.sqlite`` and
+migrated in one transaction when it is opened; a newer one is refused. A new
+store is the version-1 schema plus every migration, so a migrated store and a
+new one have the same schema.
 """
 
 from __future__ import annotations
@@ -47,13 +60,17 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from evotrans import chaos
 from evotrans.errors import EvotransError
 from evotrans.search.types import FINISHED_STATUSES, SPEC_KINDS, STATUSES, TrialResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "experiment.sqlite"
 ORIGINS = ("seed", "mutation", "random", "fixed")
 KINDS = ("evolve", "sweep")
+#: How an attempt ended: a finished status, or one of the infrastructure outcomes.
+INFRA_OUTCOMES = ("interrupted", "lost")
+OUTCOMES = (*FINISHED_STATUSES, *INFRA_OUTCOMES, "stopped")
 
 _IN = "', '".join
 _SCHEMA = [
@@ -115,6 +132,41 @@ _SCHEMA = [
         set_at REAL NOT NULL
     )""",
 ]
+
+# Schema 2: one row per start of a trial (retries are counted from it).
+_SCHEMA_2 = [
+    f"""CREATE TABLE trial_attempts (
+        trial_id INTEGER NOT NULL REFERENCES trials(id),
+        attempt INTEGER NOT NULL CHECK (attempt >= 1),
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        outcome TEXT CHECK (outcome IN ('{_IN(OUTCOMES)}')),
+        reason TEXT,
+        job_ref TEXT,
+        PRIMARY KEY (trial_id, attempt)
+    )""",
+]
+
+
+def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
+    """Add ``trial_attempts``; each started trial gets a row for its last attempt
+    (earlier attempts of a schema-1 store are not known)."""
+    for statement in _SCHEMA_2:
+        conn.execute(statement)
+    conn.execute(
+        """INSERT INTO trial_attempts(trial_id, attempt, started_at, ended_at, outcome, reason,
+                                      job_ref)
+           SELECT id, attempts, COALESCE(started_at, created_at), finished_at,
+                  CASE status WHEN 'running' THEN NULL WHEN 'pending' THEN 'interrupted'
+                              ELSE status END,
+                  CASE status WHEN 'pending' THEN 'interrupted (recorded before schema 2)' END,
+                  job_ref
+           FROM trials WHERE attempts >= 1"""
+    )
+
+
+#: ``MIGRATIONS[v]`` turns a schema-``v`` store into schema ``v + 1`` (inside a transaction).
+MIGRATIONS = {1: _migrate_1_to_2}
 
 # Steps a trial trained: a finished trial from its reported cumulative steps
 # (an ok trial without a report counts its target), an unfinished one nothing.
@@ -185,6 +237,19 @@ class Trial:
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """One start of a trial (``trial_attempts``)."""
+
+    trial_id: int
+    attempt: int
+    started_at: float
+    ended_at: float | None
+    outcome: str | None
+    reason: str | None
+    job_ref: str | None
+
+
+@dataclass(frozen=True)
 class Hurdle:
     stage: int
     value: float
@@ -246,10 +311,35 @@ def _row(cls, row: sqlite3.Row | None):
     return None if row is None else cls(**{f.name: row[f.name] for f in fields(cls)})
 
 
+class StoreError(EvotransError):
+    """The store could not be read or written (disk full, I/O error, locked, damaged)."""
+
+
+def _storage_error(err: BaseException) -> bool:
+    """Errors of the file or the disk, not of the statement (those stay sqlite3 errors)."""
+    return isinstance(err, sqlite3.OperationalError) or type(err) is sqlite3.DatabaseError
+
+
 def db_path(location: str | Path) -> Path:
     """The SQLite file of an experiment directory (or the file itself)."""
     path = Path(location)
     return path if path.suffix in (".sqlite", ".db") else path / DB_NAME
+
+
+def holds_experiment(location: str | Path) -> bool:
+    """Whether there is an experiment store here: a file whose creation committed (a
+    driver killed while creating it leaves an empty database, which is not one)."""
+    path = db_path(location)
+    if not path.is_file():
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            return conn.execute("PRAGMA user_version").fetchone()[0] >= 1
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return True  # something is there; opening it will say what is wrong
 
 
 class ExperimentStore:
@@ -265,21 +355,55 @@ class ExperimentStore:
         self.directory = self.path.parent
         self._lock = threading.RLock()
         self._depth = 0
-        self._conn = sqlite3.connect(
-            str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False
-        )
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            self._conn.close()
-            raise EvotransError(
-                f"{self.path}: store schema version {version} is newer than this evotrans "
-                f"({SCHEMA_VERSION})"
+        try:
+            self._conn = sqlite3.connect(
+                str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False
             )
+        except sqlite3.Error as err:
+            raise StoreError(f"{self.path}: cannot open the store ({err})") from None
+        try:
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path}: store schema version {version} is newer than this "
+                    f"evotrans understands ({SCHEMA_VERSION}): upgrade evotrans to open it"
+                )
+            if 1 <= version < SCHEMA_VERSION:
+                self._migrate(version)
+        except sqlite3.DatabaseError as err:
+            self._conn.close()
+            raise StoreError(f"{self.path}: not a usable SQLite store ({err})") from None
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _migrate(self, version: int) -> None:
+        """Back the store up, then apply :data:`MIGRATIONS` from ``version`` in one transaction."""
+        backup = self.path.with_name(f"{self.path.stem}.v{version}-backup{self.path.suffix}")
+        try:
+            with sqlite3.connect(str(backup)) as copy:
+                self._conn.backup(copy)
+            copy.close()
+            with self.transaction() as conn:
+                current = conn.execute("PRAGMA user_version").fetchone()[0]
+                while current < SCHEMA_VERSION:  # (another process may have migrated it)
+                    MIGRATIONS[current](conn)
+                    current += 1
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                conn.execute(
+                    "UPDATE experiment SET value = ? WHERE key = 'schema_version'",
+                    (str(SCHEMA_VERSION),),
+                )
+        except (sqlite3.Error, OSError, EvotransError) as err:
+            raise StoreError(
+                f"{self.path}: could not migrate the store from schema {version} to "
+                f"{SCHEMA_VERSION} ({err}); the store is unchanged, a copy is in {backup.name}"
+            ) from None
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -318,6 +442,8 @@ class ExperimentStore:
             with store.transaction() as conn:
                 for statement in _SCHEMA:
                     conn.execute(statement)
+                for version in range(1, SCHEMA_VERSION):
+                    MIGRATIONS[version](conn)
                 meta = {
                     "config": _canonical(config),
                     "seed": str(int(seed)),
@@ -342,7 +468,10 @@ class ExperimentStore:
         store = cls(path)
         if not store.initialized:
             store.close()
-            raise EvotransError(f"{path}: not an evotrans experiment store (empty or incomplete)")
+            raise EvotransError(
+                f"{path}: not an evotrans experiment store (empty: a driver stopped while "
+                "creating it? start it again with evotrans evolve CONFIG --out DIR)"
+            )
         return store
 
     @property
@@ -370,24 +499,43 @@ class ExperimentStore:
                 finally:
                     self._depth -= 1
                 return
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._depth = 1
             try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._depth = 1
                 yield self._conn
-            except BaseException:
-                self._depth = 0
-                self._conn.execute("ROLLBACK")
+                chaos.point("commit")
+                self._conn.execute("COMMIT")
+            except BaseException as err:
+                if self._conn.in_transaction:  # (SQLite rolls back itself on some I/O errors)
+                    try:
+                        self._conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                if _storage_error(err):
+                    raise self._failure("written", err) from err
                 raise
-            self._depth = 0
-            self._conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def _failure(self, what: str, err: BaseException) -> StoreError:
+        return StoreError(
+            f"{self.path}: the store could not be {what} ({err}); every change before it is "
+            f"kept and none is half-written: fix the cause (disk full? read-only file system?) "
+            f"and run `evotrans resume {self.directory}`"
+        )
 
     def _query(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._conn.execute(sql, tuple(args)).fetchall()
+            try:
+                return self._conn.execute(sql, tuple(args)).fetchall()
+            except sqlite3.DatabaseError as err:
+                if _storage_error(err):
+                    raise self._failure("read", err) from err
+                raise
 
     def _one(self, sql: str, args: Iterable[Any] = ()) -> sqlite3.Row | None:
-        with self._lock:
-            return self._conn.execute(sql, tuple(args)).fetchone()
+        rows = self._query(sql, args)
+        return rows[0] if rows else None
 
     # -- experiment ----------------------------------------------------------------------------
 
@@ -662,38 +810,82 @@ class ExperimentStore:
         return int(self._one("SELECT COUNT(*) FROM trials WHERE status = ?", (status,))[0])
 
     def mark_running(self, trial_id: int, job_ref: str | None = None) -> Trial:
-        """pending → running, ``attempts`` + 1 (one transaction)."""
+        """pending → running, ``attempts`` + 1, a new ``trial_attempts`` row (one transaction)."""
         with self.transaction() as conn:
-            row = conn.execute("SELECT status FROM trials WHERE id = ?", (trial_id,)).fetchone()
+            row = conn.execute(
+                "SELECT status, attempts FROM trials WHERE id = ?", (trial_id,)
+            ).fetchone()
             if row is None:
                 raise KeyError(f"no trial {trial_id}")
             if row["status"] != "pending":
                 raise RuntimeError(f"trial {trial_id} is {row['status']}, not pending")
+            now = time.time()
             conn.execute(
                 "UPDATE trials SET status = 'running', attempts = attempts + 1, started_at = ?,"
                 " job_ref = ? WHERE id = ?",
-                (time.time(), job_ref, trial_id),
+                (now, job_ref, trial_id),
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO trial_attempts(trial_id, attempt, started_at, job_ref)"
+                " VALUES (?, ?, ?, ?)",
+                (trial_id, row["attempts"] + 1, now, job_ref),
             )
             return self.trial(trial_id)
 
     def set_job_ref(self, trial_id: int, job_ref: str | None) -> None:
         with self.transaction() as conn:
             conn.execute("UPDATE trials SET job_ref = ? WHERE id = ?", (job_ref, trial_id))
-
-    def reset_running(self, keep: Iterable[int] = ()) -> list[int]:
-        """running → pending for every trial not in ``keep`` (crash recovery)."""
-        keep = set(keep)
-        with self.transaction() as conn:
-            ids = [
-                r["id"]
-                for r in conn.execute("SELECT id FROM trials WHERE status = 'running' ORDER BY id")
-                if r["id"] not in keep
-            ]
-            conn.executemany(
-                "UPDATE trials SET status = 'pending', job_ref = NULL WHERE id = ?",
-                [(i,) for i in ids],
+            conn.execute(
+                "UPDATE trial_attempts SET job_ref = ? WHERE trial_id = ? AND outcome IS NULL",
+                (job_ref, trial_id),
             )
-        return ids
+
+    def reset_running(
+        self,
+        keep: Iterable[int] = (),
+        *,
+        outcome: str = "interrupted",
+        reason: str = "the driver stopped while the trial ran",
+    ) -> list[int]:
+        """running → pending for every trial not in ``keep`` (crash recovery); their
+        attempts end as ``outcome``."""
+        keep = set(keep)
+        running = [t.id for t in self.trials(status="running") if t.id not in keep]
+        return self.requeue(running, outcome=outcome, reason=reason)
+
+    def requeue(self, trial_ids: Iterable[int], *, outcome: str, reason: str) -> list[int]:
+        """running → pending (one transaction): the current attempt ends as ``outcome``
+        (``interrupted``, ``lost`` or ``stopped``). Returns the trials that were running."""
+        if outcome not in OUTCOMES or outcome in FINISHED_STATUSES:
+            raise ValueError(f"outcome {outcome!r} is not one of interrupted, lost, stopped")
+        done: list[int] = []
+        with self.transaction() as conn:
+            for trial_id in trial_ids:
+                cur = conn.execute(
+                    "UPDATE trials SET status = 'pending', job_ref = NULL"
+                    " WHERE id = ? AND status = 'running'",
+                    (trial_id,),
+                )
+                if cur.rowcount:
+                    _end_attempt(conn, trial_id, outcome, reason)
+                    done.append(trial_id)
+        return done
+
+    def attempt_log(self, trial_id: int | None = None) -> list[Attempt]:
+        """Every start of a trial (of every trial), oldest first."""
+        sql, args = "SELECT * FROM trial_attempts", ()
+        if trial_id is not None:
+            sql, args = sql + " WHERE trial_id = ?", (trial_id,)
+        return [_row(Attempt, r) for r in self._query(sql + " ORDER BY trial_id, attempt", args)]
+
+    def infra_failures(self, trial_id: int) -> int:
+        """Attempts of a trial that ended by an infrastructure failure (interrupted, lost)."""
+        row = self._one(
+            f"SELECT COUNT(*) FROM trial_attempts WHERE trial_id = ?"
+            f" AND outcome IN ('{_IN(INFRA_OUTCOMES)}')",
+            (trial_id,),
+        )
+        return int(row[0])
 
     def record_result(self, trial_id: int, result: TrialResult) -> Trial:
         """Write a finished trial (one transaction). A trial already finished is
@@ -734,6 +926,7 @@ class ExperimentStore:
                     trial_id,
                 ),
             )
+            _end_attempt(conn, trial_id, status, error)
             return self.trial(trial_id)
 
     # -- hurdles --------------------------------------------------------------------------------
@@ -751,6 +944,7 @@ class ExperimentStore:
                 " VALUES (?, ?, ?, ?, ?)",
                 (stage, float(value), int(n_models), set_seq, time.time()),
             )
+            chaos.point("hurdle")
             return _row(
                 Hurdle, conn.execute("SELECT * FROM hurdles WHERE stage = ?", (stage,)).fetchone()
             )
@@ -816,6 +1010,17 @@ class ExperimentStore:
         )
         trials = [_row(Trial, r) for r in rows]
         return [(self.individual(t.individual_id), t) for t in trials]
+
+
+def _end_attempt(conn: sqlite3.Connection, trial_id: int, outcome: str, reason: str | None) -> None:
+    """Close the running attempt of a trial (no-op when none is open)."""
+    if reason is not None and len(reason) > 2000:
+        reason = reason[:1000] + " … " + reason[-990:]
+    conn.execute(
+        "UPDATE trial_attempts SET ended_at = ?, outcome = ?, reason = ?"
+        " WHERE trial_id = ? AND outcome IS NULL",
+        (time.time(), outcome, reason, trial_id),
+    )
 
 
 def _canonical(config: Mapping[str, Any]) -> str:

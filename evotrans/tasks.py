@@ -8,6 +8,7 @@ perplexity and BLEU (``fairseq-generate`` + sacrebleu on detokenized text).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -17,7 +18,9 @@ from typing import Any
 from evotrans.errors import EvotransError
 
 _FLAG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")  # architectures, language codes
 KINDS = ("lm", "mt")
+MIN_MEMORY_LIMIT_MB = 256  # below this not even Python and torch start: surely a unit mistake
 DEFAULT_ARCH = {
     ("lm", "order"): "sublayer_lm_tiny",
     ("mt", "order"): "sublayer_transformer_tiny",
@@ -69,6 +72,8 @@ class TaskConfig:
     timeout_s: float = 3600.0
     threads: int = 0  # torch threads per trial; 0 = cores / workers
     beam: int = 4
+    memory_limit_mb: int | None = None  # cap on a trial's memory (RLIMIT_DATA, MiB); None: none
+    warm_start: bool = True  # fork trials from a process that imported fairseq once
 
     @classmethod
     def from_dict(cls, table: Mapping[str, Any], where: str = "task") -> TaskConfig:
@@ -84,25 +89,55 @@ class TaskConfig:
                 raise EvotransError(f"{where}.{key}: missing")
         if table["kind"] not in KINDS:
             raise EvotransError(f"{where}.kind: {table['kind']!r} is not one of lm, mt")
+        for key in ("data", "raw"):
+            value = table.get(key)
+            if (key == "data" or value is not None) and not _is_path(value):
+                raise EvotransError(f"{where}.{key}: must be a directory path (a string)")
+        if table.get("arch") is not None and not (
+            isinstance(table["arch"], str) and _NAME.match(table["arch"])
+        ):
+            raise EvotransError(f"{where}.arch: must be a fairseq architecture name")
+        for key in ("source_lang", "target_lang"):
+            if key in table and not (isinstance(table[key], str) and _NAME.match(table[key])):
+                raise EvotransError(f"{where}.{key}: must be a language code such as de or en")
         for key in ("train_args", "eval_args"):
             _check_flags(table.get(key, {}), f"{where}.{key}")
         for key in ("vocab_size", "log_interval", "threads", "beam"):
-            if key in table and (not isinstance(table[key], int) or table[key] < 0):
+            value = table.get(key, 0)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise EvotransError(f"{where}.{key}: must be a non-negative integer")
-        if "timeout_s" in table and not (
-            isinstance(table["timeout_s"], (int, float)) and table["timeout_s"] > 0
+        if not isinstance(table.get("warm_start", True), bool):
+            raise EvotransError(f"{where}.warm_start: must be true or false")
+        limit = table.get("memory_limit_mb")
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < MIN_MEMORY_LIMIT_MB
         ):
-            raise EvotransError(f"{where}.timeout_s: must be a positive number")
+            raise EvotransError(
+                f"{where}.memory_limit_mb: must be an integer >= {MIN_MEMORY_LIMIT_MB} "
+                f"(MiB; e.g. 16384 for 16 GiB), got {limit!r}"
+            )
+        timeout = table.get("timeout_s", 1)
+        if isinstance(timeout, bool) or not (
+            isinstance(timeout, (int, float)) and 0 < timeout < math.inf
+        ):
+            raise EvotransError(f"{where}.timeout_s: must be a positive number of seconds")
         return cls(**dict(table))
 
     def resolved(self, base: Path) -> TaskConfig:
         """Data paths made absolute relative to ``base`` (the config's directory)."""
 
-        def absolute(p: str | None) -> str | None:
-            return None if p is None else str((base / p).resolve())
+        def absolute(p: str | None, key: str) -> str | None:
+            try:
+                return None if p is None else str((base / p).resolve())
+            except (OSError, ValueError) as err:  # too long, undecodable, a symlink loop
+                raise EvotransError(f"task.{key}: {p!r} is not a usable path ({err})") from None
 
         return TaskConfig(
-            **{**self.__dict__, "data": absolute(self.data), "raw": absolute(self.raw)}
+            **{
+                **self.__dict__,
+                "data": absolute(self.data, "data"),
+                "raw": absolute(self.raw, "raw"),
+            }
         )
 
     def arch_for(self, spec_kind: str) -> str:
@@ -148,6 +183,10 @@ def flags(options: Mapping[str, Any]) -> list[str]:
         if value is not True:
             out.append(str(value))
     return out
+
+
+def _is_path(value: Any) -> bool:
+    return isinstance(value, str) and bool(value) and "\0" not in value
 
 
 def _check_flags(options: Any, where: str) -> None:

@@ -6,24 +6,41 @@ update counter, optimizer and LR schedule continue; nothing restarts). A trial
 that was interrupted (driver killed, Slurm preemption) resumes from its own
 ``checkpoint_last.pt``. The outcome is one of ok / failed / diverged / timeout /
 oom, never an exception: a failed trial must not stop an experiment.
+
+Before training, the checkpoints a trial continues from are checked
+(:mod:`evotrans.checkpoint_files`): its own ``checkpoint_last.pt`` cut short
+(a kill or a full disk while fairseq copied it) is moved aside and the trial
+starts again from where it started (the previous stage's checkpoint, or
+scratch); a previous stage's checkpoint that is missing or damaged makes the
+trial ``failed`` ("cannot continue from the previous stage: checkpoint ... is
+truncated ..."), since retraining that stage would change the experiment's
+budget. A trial whose log shows its checkpoint already saved at the target
+(the driver died after fairseq finished) is not trained again: fairseq would
+run one extra update past ``--max-update`` when restarted at it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import resource
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 
-from evotrans import metrics
+from evotrans import chaos, checkpoint_files, forkserver, metrics
+from evotrans.forkserver import process_start_time
 from evotrans.search.types import TrialRequest, TrialResult
 from evotrans.tasks import TaskConfig, flags, spec_flags
 
 LOG_TAIL_LINES = 20
+_SAVED = re.compile(r"Saved checkpoint \S+ \(epoch \d+ @ (\d+) updates")
+_DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
 
 
 def fairseq_tool(name: str) -> str:
@@ -81,16 +98,25 @@ def run_trial(request: TrialRequest) -> TrialResult:
     log_path = trial_dir / "train.log"
     (trial_dir / "request.json").write_text(json.dumps(asdict(request), indent=2, default=str))
     _kill_stale_process(trial_dir)
-    cmd = train_command(request, task, save_dir)
-    (trial_dir / "command.json").write_text(json.dumps(cmd, indent=1))
-    status, returncode = _run_logged(cmd, log_path, trial_dir, request, task)
-    text = log_path.read_text(errors="replace")
+    refused = _check_checkpoints(request, save_dir, log_path)
+    if refused is not None:
+        return _done(refused, trial_dir, start)
+    offset = log_path.stat().st_size if log_path.exists() else 0
+    if _already_trained(request, save_dir, log_path):
+        status, returncode = "done", 0
+    else:
+        cmd = train_command(request, task, save_dir)
+        (trial_dir / "command.json").write_text(json.dumps(cmd, indent=1))
+        status, returncode = _run_logged(cmd, log_path, trial_dir, request, task)
+    with open(log_path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    attempt_text = text[offset:]  # this attempt's output: what its failure is judged by
     log = metrics.parse_train_log(text.splitlines())
     result = TrialResult(
         status="ok",
         params=log.params,
         steps_done=log.num_updates,
-        tokens=log.tokens(),
+        tokens=log.tokens(start=request.start_steps),
         log_path=str(log_path),
     )
     valid_ppl = log.valid_ppl()
@@ -98,14 +124,13 @@ def run_trial(request: TrialRequest) -> TrialResult:
         result.status, result.error = "timeout", f"timed out after {task.timeout_s:g} s"
     elif (
         log.has_nonfinite_loss()
-        or metrics.looks_diverged(text)
+        or metrics.looks_diverged(attempt_text)
         or (valid_ppl is not None and valid_ppl != valid_ppl)
     ):
         result.status, result.error = "diverged", "loss became NaN or inf"
     elif returncode != 0:
-        oom = metrics.looks_out_of_memory(text) or returncode == -signal.SIGKILL
-        result.status = "oom" if oom else "failed"
-        result.error = f"exit code {returncode}\n" + _tail(text)
+        result.status, reason = classify_exit(returncode, attempt_text)
+        result.error = reason + "\n" + _tail(attempt_text)
     elif valid_ppl is None:
         result.status, result.error = "failed", "no validation result in the log\n" + _tail(text)
     if result.status == "ok":
@@ -113,23 +138,115 @@ def run_trial(request: TrialRequest) -> TrialResult:
         result.fitness = metrics.fitness_from_ppl(valid_ppl)
         if request.final:
             _evaluate(request, task, save_dir / "checkpoint_last.pt", trial_dir, result)
+    return _done(result, trial_dir, start)
+
+
+def _done(result: TrialResult, trial_dir: Path, start: float) -> TrialResult:
     result.wall_time = time.monotonic() - start
     (trial_dir / "result.json").write_text(json.dumps(asdict(result), indent=2))
     return result
 
 
-def _run_logged(cmd, log_path: Path, trial_dir: Path, request: TrialRequest, task: TaskConfig):
-    env = dict(os.environ)
-    env.update(request.env)
+def classify_exit(returncode: int, text: str) -> tuple[str, str]:
+    """(status, reason) of a fairseq-train that exited with ``returncode`` (not 0)."""
+    how = f"exit code {returncode}"
+    if returncode < 0:
+        try:
+            how = f"killed by signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            how = f"killed by signal {-returncode}"
+    if metrics.looks_out_of_memory(text):
+        return "oom", f"out of memory ({how})"
+    full = next((m for m in _DISK_FULL if m in text), None)
+    if full is not None:
+        return "failed", f"disk full while writing ({full}; {how})"
+    if returncode == -signal.SIGKILL:
+        return "oom", f"{how} (most likely the kernel's out-of-memory killer)"
+    if returncode < 0:
+        return "failed", f"crashed: {how}"
+    return "failed", how
+
+
+def _check_checkpoints(request: TrialRequest, save_dir: Path, log_path: Path) -> TrialResult | None:
+    """Move a damaged own checkpoint aside (the trial starts again); a failed result
+    when the previous stage's checkpoint, which this trial continues from, is unusable."""
+    own = save_dir / "checkpoint_last.pt"
+    if own.exists():
+        problem = checkpoint_files.problem(own)
+        if problem is None:
+            return None
+        aside = checkpoint_files.move_aside(own, f"attempt{request.attempt}")
+        origin = "the previous stage's checkpoint" if request.resume_from_dir else "scratch"
+        _note(log_path, f"{own} is {problem}: moved to {aside.name}; starting from {origin}")
+    if not request.resume_from_dir:
+        return None
+    previous = Path(request.resume_from_dir) / "checkpoints" / "checkpoint_last.pt"
+    problem = "missing" if not previous.exists() else checkpoint_files.problem(previous)
+    if problem is None:
+        return None
+    error = f"cannot continue from the previous stage: checkpoint {previous} is {problem}"
+    _note(log_path, error)
+    return TrialResult(status="failed", error=error, log_path=str(log_path))
+
+
+def _already_trained(request: TrialRequest, save_dir: Path, log_path: Path) -> bool:
+    """The last checkpoint this trial's log says it saved is at the target (and is there)."""
+    if not (save_dir / "checkpoint_last.pt").exists() or not log_path.exists():
+        return False
+    with open(log_path, encoding="utf-8", errors="replace") as f:
+        saved = _SAVED.findall(f.read())
+    if not saved or int(saved[-1]) < request.steps:
+        return False
+    _note(log_path, f"checkpoint_last.pt is already at {saved[-1]} updates: not trained again")
+    return True
+
+
+def _note(log_path: Path, text: str) -> None:
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"# evotrans: {text}\n")
+
+
+def stop_stale_trial(trial_dir: str | Path) -> None:
+    """Stop the fairseq-train a dead driver left running for a trial (launchers' ``cleanup``)."""
+    _kill_stale_process(Path(trial_dir))
+
+
+def _apply_limits(pid: int, task: TaskConfig, env: Mapping[str, str]) -> None:
+    """Resource limits of a started trial process (Linux ``prlimit``): ``task.memory_limit_mb``
+    caps its memory (``RLIMIT_DATA``: heap and anonymous mappings, not shared libraries);
+    ``EVOTRANS_CHAOS_TRIAL_FSIZE`` its file sizes (fault injection: a full disk)."""
+    limits = []
+    if task.memory_limit_mb:
+        limits.append((resource.RLIMIT_DATA, task.memory_limit_mb * 2**20))
+    fsize = chaos.trial_file_size_limit(dict(env))
+    if fsize:
+        limits.append((resource.RLIMIT_FSIZE, fsize))
+    prlimit = getattr(resource, "prlimit", None)
+    for kind, value in limits:
+        if prlimit is None:
+            return
+        try:
+            prlimit(pid, kind, (value, value))
+        except (OSError, ValueError):  # the process is already gone
+            pass
+
+
+def _trial_env(request: TrialRequest, task: TaskConfig) -> dict[str, str]:
+    """The environment of a trial's processes: ours, the launcher's (GPU), the thread count."""
+    env = {**os.environ, **request.env}
     if task.threads:
         env["OMP_NUM_THREADS"] = str(task.threads)
+    return env
+
+
+def _run_logged(cmd, log_path: Path, trial_dir: Path, request: TrialRequest, task: TaskConfig):
+    env = _trial_env(request, task)
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"# evotrans trial {request.trial_id}: {' '.join(cmd)}\n")
         log.flush()
-        proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        (trial_dir / "pid").write_text(str(proc.pid))
+        proc = _start(cmd, env, log, log_path, warm=task.warm_start)
+        _apply_limits(proc.pid, task, env)  # memory_limit_mb (and fault injection)
+        (trial_dir / "pid").write_text(f"{proc.pid} {process_start_time(proc.pid) or ''}")
         try:
             return "done", proc.wait(timeout=task.timeout_s)
         except subprocess.TimeoutExpired:
@@ -140,19 +257,37 @@ def _run_logged(cmd, log_path: Path, trial_dir: Path, request: TrialRequest, tas
             (trial_dir / "pid").unlink(missing_ok=True)
 
 
+def _start(cmd: list[str], env: dict[str, str], log, log_path: Path, *, warm: bool):
+    """fairseq-train in its own session: forked from the warm fork server, or cold."""
+    if warm:
+        try:
+            return forkserver.start_fairseq(cmd, env, log_path)
+        except forkserver.ForkServerError as err:
+            log.write(f"# evotrans: warm start unavailable ({err}); starting cold\n")
+            log.flush()
+    return subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+
+
 def _kill_stale_process(trial_dir: Path) -> None:
     """A driver killed with SIGKILL leaves its fairseq-train running: stop it
-    before this trial is started again (it resumes from its checkpoint)."""
+    before this trial is started again (it resumes from its checkpoint). The pid
+    file holds the pid and its kernel start time (a reused pid is left alone)."""
     pid_file = trial_dir / "pid"
     if not pid_file.exists():
         return
     try:
-        pid = int(pid_file.read_text())
+        pid_text, _, started = pid_file.read_text().partition(" ")
+        pid = int(pid_text)
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except (ValueError, OSError):
         pid_file.unlink(missing_ok=True)
         return
-    if str(trial_dir) in cmdline:
+    same = (
+        process_start_time(pid) == started.strip() if started.strip() else str(trial_dir) in cmdline
+    )
+    if same:
         _kill_group(pid)
         for _ in range(100):
             if not Path(f"/proc/{pid}").exists():
@@ -192,7 +327,7 @@ def _evaluate(
             "16",
             *flags(task.eval_args),
         ]
-        out = _capture(cmd, trial_dir / "eval.log", task.timeout_s)
+        out = _capture(cmd, trial_dir / "eval.log", request, task)
         result.test_ppl = metrics.parse_eval_lm(out) if out is not None else None
         if result.test_ppl is None:
             result.error = "fairseq-eval-lm gave no perplexity (see eval.log)"
@@ -214,7 +349,7 @@ def _evaluate(
         "sentencepiece",
         *flags(task.eval_args),
     ]
-    out = _capture(cmd, trial_dir / "generate.log", task.timeout_s)
+    out = _capture(cmd, trial_dir / "generate.log", request, task)
     if out is None:
         result.error = "fairseq-generate failed (see generate.log)"
         return
@@ -223,9 +358,31 @@ def _evaluate(
         result.bleu, result.bleu_signature = metrics.sacrebleu_score(hyps, refs)
 
 
-def _capture(cmd: list[str], log_path: Path, timeout: float) -> str | None:
+def _capture(cmd: list[str], log_path: Path, request: TrialRequest, task: TaskConfig) -> str | None:
+    """Run an evaluation tool; its output (also kept in ``log_path``), or None if it failed."""
+    if task.warm_start:
+        log_path.unlink(missing_ok=True)
+        try:
+            proc = forkserver.start_fairseq(cmd, _trial_env(request, task), log_path)
+        except forkserver.ForkServerError:
+            pass
+        else:
+            try:
+                code = proc.wait(timeout=task.timeout_s)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc.pid)
+                proc.wait()
+                code = None
+            out = log_path.read_text(errors="replace") if log_path.exists() else ""
+            return out if code == 0 else None
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=task.timeout_s,
+            env=_trial_env(request, task),
+        )
     except subprocess.TimeoutExpired:
         log_path.write_text("timed out\n")
         return None

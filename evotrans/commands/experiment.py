@@ -12,23 +12,24 @@ from evotrans.errors import EvotransError
 def start_experiment(config: dict[str, Any], out: Path, workers: int | None = None) -> int:
     """Prepare data, create the store (after everything validated) and run to completion."""
     from evotrans.config import prepare_task_data
-    from evotrans.store import db_path
+    from evotrans.store import db_path, holds_experiment
 
-    if db_path(out).exists():
+    check_out_dir(out)
+    if holds_experiment(db_path(out)):  # (a store killed while being created is not one)
         raise EvotransError(
             f"{out}: already holds an experiment (continue it: evotrans resume {out})"
         )
     if workers is not None:
-        launcher = config.setdefault("launcher", {"kind": "local"})
+        launcher = config["launcher"] = dict(config.get("launcher") or {"kind": "local"})
         if launcher.get("kind", "local") != "local":
             raise EvotransError(
                 "--workers: applies to the local launcher only (this config "
                 f"uses {launcher.get('kind')!r}; set launcher.max_in_flight)"
             )
         launcher["workers"] = workers
-        from evotrans.launch import launcher_from_config
+        from evotrans.launch import check_launcher_config
 
-        launcher_from_config(launcher, experiment_dir=str(out))  # validate before writing
+        check_launcher_config(launcher)  # validate before writing
     prepare_task_data(config["task"])
     from evotrans.search.driver import create_experiment
 
@@ -37,13 +38,25 @@ def start_experiment(config: dict[str, Any], out: Path, workers: int | None = No
     return continue_experiment(out)
 
 
-def continue_experiment(out: Path, workers: int | None = None) -> int:
-    """Run (or resume) the experiment stored in ``out`` and print its summary."""
+def check_out_dir(out: Path) -> None:
+    """``--out`` names a directory to create or reuse, used as a plain path (``..`` and
+    absolute paths allowed, nothing expanded): not a file, not a ``.sqlite`` name."""
+    if out.suffix in (".sqlite", ".db"):
+        raise EvotransError(f"--out: {out} names a database file; give the experiment directory")
+    if out.exists() and not out.is_dir():
+        raise EvotransError(f"--out: {out} exists and is not a directory")
+
+
+def continue_experiment(
+    out: Path, workers: int | None = None, launcher_overrides: dict[str, Any] | None = None
+) -> int:
+    """Run (or resume) the experiment stored in ``out`` and print its summary;
+    ``launcher_overrides`` (``launcher.*`` keys) change the stored launcher for this run."""
     from rich.console import Console
 
     from evotrans.display import best_table, compute_line, live_progress, stage_table
     from evotrans.launch import launcher_from_config
-    from evotrans.search.driver import make_algorithm, run
+    from evotrans.search.driver import DriverLock, make_algorithm, run
     from evotrans.store import ExperimentStore, db_path
 
     if not db_path(out).exists():
@@ -51,8 +64,13 @@ def continue_experiment(out: Path, workers: int | None = None) -> int:
             f"{out}: no experiment here (start one: evotrans evolve CONFIG --out DIR)"
         )
     console = Console(width=None if Console().is_terminal else 160)
-    with ExperimentStore.open(out) as store:
+    # the lock first: a second driver is refused before it opens (or migrates) anything
+    with DriverLock(out), ExperimentStore.open(out) as store:
         launch = dict(store.config.get("launcher") or {"kind": "local"})
+        if launcher_overrides:
+            from evotrans.overrides import launcher_with_overrides
+
+            launch = launcher_with_overrides(launch, launcher_overrides)
         if workers is not None:
             if launch.get("kind", "local") != "local":
                 raise EvotransError("--workers: applies to the local launcher only")
@@ -62,7 +80,7 @@ def continue_experiment(out: Path, workers: int | None = None) -> int:
         console.print(
             f"experiment {out}  ({store.config.get('search', {}).get('algorithm', 'pdh')})"
         )
-        run(store, algorithm, launcher, progress=live_progress())
+        run(store, algorithm, launcher, progress=live_progress(), lock=False)
         console.print(stage_table(store))
         console.print(best_table(store))
         console.print(compute_line(store))
@@ -71,9 +89,10 @@ def continue_experiment(out: Path, workers: int | None = None) -> int:
 
 
 def cmd_evolve(args: argparse.Namespace) -> int:
+    from evotrans import overrides as cli
     from evotrans.config import load_experiment_config
 
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = cli.from_args(args)
     if args.seed is not None:
         overrides["search.seed"] = args.seed
     if args.max_children is not None:
@@ -83,7 +102,11 @@ def cmd_evolve(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    return continue_experiment(Path(args.dir), args.workers)
+    from evotrans import overrides as cli
+
+    launcher = cli.from_args(args)
+    cli.only_tables(launcher, ["launcher"], "a resumed experiment keeps its stored settings")
+    return continue_experiment(Path(args.dir), args.workers, launcher)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -109,17 +132,21 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from evotrans import overrides as cli
+
     p = subparsers.add_parser("evolve", help="start a search (PDH, evolution, random, ASHA)")
     p.add_argument("config", help="experiment config (.toml or .yaml)")
     p.add_argument("--out", required=True, help="experiment directory (store, trials, report)")
     p.add_argument("--workers", type=int, help="local workers (overrides launcher.workers)")
     p.add_argument("--seed", type=int, help="search seed (overrides search.seed)")
     p.add_argument("--max-children", type=int, help="overrides search.max_children")
+    cli.add_options(p)
     p.set_defaults(func=cmd_evolve)
 
     p = subparsers.add_parser("resume", help="continue a stopped or killed experiment")
     p.add_argument("dir", help="experiment directory")
     p.add_argument("--workers", type=int, help="local workers (overrides the stored launcher)")
+    cli.add_options(p, data=False)
     p.set_defaults(func=cmd_resume)
 
     p = subparsers.add_parser("status", help="stages, hurdles, best models, compute spent")

@@ -30,6 +30,7 @@ def run_lm(args: argparse.Namespace) -> int:
         vocab_size=args.vocab_size,
         model_type=args.model_type,
         workers=args.workers,
+        tokenizer=args.tokenizer,
         force=args.force,
         log=_log,
     )
@@ -87,6 +88,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "gets dict.txt, {train,valid,test}.{bin,idx} and spm.model.",
     )
     _common(lm)
+    lm.add_argument(
+        "--tokenizer",
+        choices=["spm", "word"],
+        default="spm",
+        help="spm: sentencepiece pieces (default); word: the corpus's own space-separated "
+        "words, every word of the training split in the vocabulary, no sentencepiece "
+        "(fairseq's WikiText-103 recipe; --vocab-size and --model-type are not used)",
+    )
     lm.set_defaults(func=run_lm)
 
     mt = kinds.add_parser(

@@ -19,6 +19,7 @@ from evotrans.errors import EvotransError
 
 DEFAULT_STEPS = 1000
 MAX_DRAWS_PER_ORDER = 1000
+MAX_LIST = 10_000  # values of --seeds / --k, and random orders of --count
 
 
 def parse_int_list(
@@ -40,6 +41,8 @@ def parse_int_list(
             raise EvotransError(f"{option}: range {part} is empty (write the smaller bound first)")
         if first < minimum or (maximum is not None and last > maximum):
             raise EvotransError(f"{option}: {part} is out of range ({bound})")
+        if len(values) + last - first >= MAX_LIST:
+            raise EvotransError(f"{option}: more than {MAX_LIST:,} values")
         values += range(first, last + 1)
     return list(dict.fromkeys(values))
 
@@ -122,26 +125,33 @@ def file_specs(path: Path, kind: str) -> tuple[list[str], int]:
 # -- the config ---------------------------------------------------------------------------------
 
 
-def task_config(path: str | Path) -> tuple[dict[str, Any], int]:
+def task_config(
+    path: str | Path, overrides: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], int]:
     """The ``task`` (paths resolved against the file) and ``launcher`` tables of a task
-    config, validated, and the default steps (its ``search.steps`` total, else 1000)."""
-    from evotrans.config import read_config_file
-    from evotrans.launch import launcher_from_config
+    config, validated, and the default steps (its ``search.steps`` total, else 1000);
+    ``overrides`` (``task.*`` / ``launcher.*`` keys, see :mod:`evotrans.overrides`) first."""
+    from evotrans.config import is_dir, read_config_file
+    from evotrans.launch import check_launcher_config
+    from evotrans.overrides import apply_overrides, only_tables
     from evotrans.tasks import TaskConfig
 
     path = Path(path)
+    overrides = overrides or {}
+    only_tables(overrides, ["task", "launcher"], "a sweep builds its own search and space")
     data = read_config_file(path)
+    apply_overrides(data, overrides)
     table = data.get("task")
     if not isinstance(table, dict):
         raise EvotransError(f"{path}: task: missing (a table with kind and data)")
     try:
         task = TaskConfig.from_dict(table).resolved(path.parent)
-        launcher_from_config(data.get("launcher"), experiment_dir="/nonexistent")
+        check_launcher_config(data.get("launcher"))
     except EvotransError as err:
         raise EvotransError(f"{path}: {err}") from None
-    if task.raw is None and not Path(task.data).is_dir():
+    if task.raw is None and not is_dir(task.data):
         raise EvotransError(f"{path}: task.data: {task.data} does not exist (or set task.raw)")
-    if task.raw is not None and not Path(task.raw).is_dir():
+    if task.raw is not None and not is_dir(task.raw):
         raise EvotransError(f"{path}: task.raw: {task.raw} does not exist")
     resolved = {k: v for k, v in task.__dict__.items() if v is not None}
     resolved["train_args"], resolved["eval_args"] = dict(task.train_args), dict(task.eval_args)
@@ -191,7 +201,7 @@ def sweep_config(
 
 
 def _with_workers(config: dict[str, Any], workers: int | None) -> None:
-    from evotrans.launch import launcher_from_config
+    from evotrans.launch import check_launcher_config
 
     if workers is not None:
         if config["launcher"].get("kind", "local") != "local":
@@ -200,7 +210,7 @@ def _with_workers(config: dict[str, Any], workers: int | None) -> None:
                 "(set launcher.max_in_flight instead)"
             )
         config["launcher"]["workers"] = workers
-    launcher_from_config(config["launcher"], experiment_dir="/nonexistent")
+    check_launcher_config(config["launcher"])
 
 
 # -- the commands ---------------------------------------------------------------------------------
@@ -219,7 +229,7 @@ def _options(args: argparse.Namespace) -> tuple[list[int], list[int]]:
     if args.mode == "sandwich":
         ks = parse_int_list((args.k or "0..N").replace("N", str(args.pairs)), "--k", 0, args.pairs)
     if args.mode == "random-orders":
-        _positive(args.count, "--count")
+        _positive(args.count, "--count", MAX_LIST)
         if args.draw_seed < 0:
             raise EvotransError(f"--draw-seed: must be >= 0, got {args.draw_seed}")
     return seeds, ks
@@ -254,7 +264,9 @@ def run(args: argparse.Namespace) -> int:
     seeds, ks = _options(args)
     if db_path(out).exists():
         raise EvotransError(f"{out}: already holds an experiment (evotrans resume {out})")
-    base, default_steps = task_config(args.task)
+    from evotrans.overrides import from_args
+
+    base, default_steps = task_config(args.task, from_args(args))
     specs, pairs, what = _orders(args, base["task"]["kind"], ks)
     steps = args.steps or default_steps
     config = sweep_config(
@@ -285,6 +297,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and run it (resume with `evotrans resume DIR`, tabulate with `evotrans report DIR`).",
     )
     modes = p.add_subparsers(dest="mode", metavar="KIND", required=True)
+    from evotrans.overrides import add_options
 
     def common(q: argparse.ArgumentParser) -> None:
         q.add_argument(
@@ -302,6 +315,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             f"else {DEFAULT_STEPS})",
         )
         q.add_argument("--workers", type=int, help="local workers (overrides launcher.workers)")
+        add_options(q)
         q.set_defaults(func=run)
 
     q = modes.add_parser("sandwich", help="sandwich:N:k orders over k (k = 0: the baseline)")

@@ -169,6 +169,8 @@ def from_json(text: str) -> Genome:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise EvotransError(f"genome JSON: {err}") from None
+    except RecursionError:
+        raise EvotransError("genome JSON: nested too deeply") from None
     return from_dict(data)
 
 
@@ -236,6 +238,10 @@ def _cell_parse(text: str, position: int) -> tuple[str, Cell]:
         )
     prefix, cells, body = match.groups()
     role = "encoder" if prefix == "enc" else "decoder"
+    if len(cells) > 9:  # int() refuses more than 4300 digits; validate allows 1000 cells
+        raise EvotransError(
+            f"{role} cell num_cells: {cells[:12]}... ({len(cells)} digits) is too large"
+        )
     if not body:
         raise EvotransError(f"compact genome: {role} cell: needs at least one block")
     blocks = [_block_parse(b, f"{role} block {i}") for i, b in enumerate(body.split(","), 1)]

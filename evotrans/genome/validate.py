@@ -4,7 +4,7 @@ Rules (ET_SPEC.md §2): every gene takes a value of :mod:`evotrans.genome.space`
 a branch reads an earlier hidden state (``0 .. block - 1``); ``attend_to_encoder``
 only in the decoder cell; not both branches of a block dead; depthwise
 convolutions output a multiple of their input width; the cell output has width 1
-(see :mod:`evotrans.genome.widths`); ``num_cells >= 1``. Size-dependent rules
+(see :mod:`evotrans.genome.widths`); ``1 <= num_cells <= MAX_CELLS``. Size-dependent rules
 (whole widths, heads and lightweight ``r`` dividing the width) are in
 :func:`validate_for_size`.
 
@@ -45,6 +45,9 @@ __all__ = [
     "validate_for_size",
     "validate_lm_cell",
 ]
+
+
+MAX_CELLS = 1000  # stacked copies of a cell (the ET has 3 and 4); more is a typo
 
 
 def _show(value: object) -> str:
@@ -116,6 +119,10 @@ def validate_cell(cell: Cell, role: str) -> list[Fraction]:
     if not _is_int(cell.num_cells) or cell.num_cells < 1:
         raise EvotransError(
             f"{role} cell num_cells: {_show(cell.num_cells)} must be an integer >= 1"
+        )
+    if cell.num_cells > MAX_CELLS:
+        raise EvotransError(
+            f"{role} cell num_cells: {cell.num_cells} is more than {MAX_CELLS} stacked cells"
         )
     if not isinstance(cell.blocks, tuple) or not cell.blocks:
         raise EvotransError(f"{role} cell: needs at least one block")

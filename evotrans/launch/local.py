@@ -6,7 +6,9 @@ once. Slot i gets ``CUDA_VISIBLE_DEVICES = gpus[i % len(gpus)]`` in
 ``request.env``; with no GPU the slot gets ``CUDA_VISIBLE_DEVICES=""`` and
 the runner trains on the CPU. Threads are daemons so an interrupted driver
 exits at once; the real runner stops a stale ``fairseq-train`` of a trial
-before running it again.
+before running it again, and so does :meth:`LocalLauncher.cleanup` when a
+restarted driver finds the trial left ``running`` by a dead one (and
+:meth:`LocalLauncher.cancel` when the driver stops on an error or Ctrl-C).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from evotrans.launch import RunTrial, default_runner
+from evotrans.launch import DEFAULT_MAX_RETRIES, RunTrial, default_runner
 from evotrans.search.types import TrialRequest
 
 
@@ -54,17 +56,20 @@ class LocalLauncher:
         *,
         run_trial: RunTrial | None = None,
         gpus: Sequence[str | int] | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
     ):
         if workers < 1:
             raise ValueError("workers must be >= 1")
         self.workers = workers
         self.capacity = workers
+        self.max_retries = max_retries
         self.run_trial = run_trial if run_trial is not None else default_runner()
         self.gpus = [str(g) for g in (detect_gpus() if gpus is None else gpus)]
         self._slots: queue.SimpleQueue[int] = queue.SimpleQueue()
         for slot in range(workers):
             self._slots.put(slot)
         self._threads: set[threading.Thread] = set()
+        self._requests: dict[concurrent.futures.Future, TrialRequest] = {}
         self._lock = threading.Lock()
 
     def env_for(self, slot: int) -> dict[str, str]:
@@ -90,12 +95,14 @@ class LocalLauncher:
             finally:
                 with self._lock:
                     self._threads.discard(threading.current_thread())
+                    self._requests.pop(future, None)
 
         thread = threading.Thread(
             target=work, name=f"evotrans-trial-{request.trial_id}", daemon=True
         )
         with self._lock:
             self._threads.add(thread)
+            self._requests[future] = request
         thread.start()
         return future
 
@@ -106,6 +113,19 @@ class LocalLauncher:
 
     def job_ref(self, handle: concurrent.futures.Future) -> str | None:
         return None
+
+    def cleanup(self, request: TrialRequest) -> None:
+        """Stop a trial process a dead driver left running (no-op when there is none)."""
+        from evotrans.trial import stop_stale_trial
+
+        stop_stale_trial(request.trial_dir)
+
+    def cancel(self, handle: concurrent.futures.Future) -> None:
+        """Stop the trial process of an in-flight trial (the driver is stopping)."""
+        with self._lock:
+            request = self._requests.get(handle)
+        if request is not None:
+            self.cleanup(request)
 
     def shutdown(self, wait: bool = True) -> None:
         if not wait:

@@ -5,7 +5,10 @@ Every trial is one job running :class:`RequeueableTrial`, a
 its ``checkpoint``, which resubmits the same request; the runner then
 resumes from the trial's own ``checkpoint_last.pt``. The job id is stored
 with the trial, so a restarted driver re-attaches to Slurm jobs that are
-still queued or running instead of submitting them again.
+still queued or running instead of submitting them again. A job that ends
+without a result (cancelled, node failure, killed, out of requeues) is a
+lost worker (:meth:`SlurmLauncher.lost`): the driver runs the trial again,
+up to ``max_retries`` times. A job whose runner raised is a failed trial.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 import submitit
 from submitit.helpers import Checkpointable, DelayedSubmission
 
-from evotrans.launch import RunTrial, default_runner
+from evotrans.launch import DEFAULT_MAX_RETRIES, RunTrial, default_runner
 from evotrans.search.types import TrialRequest, TrialResult
 
 
@@ -47,6 +50,7 @@ class SlurmLauncher:
         run_trial: RunTrial | None = None,
         cluster: str | None = None,
         max_in_flight: int = 1,
+        max_retries: int = DEFAULT_MAX_RETRIES,
     ):
         self.folder = Path(folder)
         self.executor = submitit.AutoExecutor(folder=str(self.folder), cluster=cluster)
@@ -54,6 +58,7 @@ class SlurmLauncher:
         if params:
             self.executor.update_parameters(**params)
         self.capacity = max_in_flight
+        self.max_retries = max_retries
         self.run_trial = run_trial if run_trial is not None else default_runner()
 
     @property
@@ -61,7 +66,24 @@ class SlurmLauncher:
         return self.executor.cluster
 
     def submit(self, request: TrialRequest) -> submitit.Job:
-        return self.executor.submit(RequeueableTrial(self.run_trial), request)
+        job = self.executor.submit(RequeueableTrial(self.run_trial), request)
+        if self.cluster == "local":
+            # a local job's result is on this disk when its process ends: no NFS delay to wait
+            # for (submitit waits up to 15 s for a result that a killed job never writes)
+            job._results_timeout_s = 1
+        return job
+
+    def lost(self, exc: BaseException) -> str | None:
+        """Why a job ended without a result (its worker was lost), or None: the runner
+        itself failed (its exception is the trial's error)."""
+        from submitit.core.utils import FailedJobError, UncompletedJobError
+
+        if isinstance(exc, UncompletedJobError) and not isinstance(exc, FailedJobError):
+            first = str(exc).strip().splitlines()
+            return "job ended without a result (worker lost: cancelled, killed, preempted " + (
+                f"or node failure): {' '.join(first[:2])}" if first else "or node failure)"
+            )
+        return None
 
     def job_ref(self, handle: submitit.Job) -> str | None:
         return str(handle.job_id)

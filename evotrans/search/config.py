@@ -34,6 +34,7 @@ from evotrans.errors import EvotransError
 
 ALGORITHMS = ("pdh", "evolution", "random", "asha", "sweep")
 POPULATION_MODES = ("aging", "remove_worst")
+MAX_INT = 2**63 - 1  # what SQLite stores
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ class SearchConfig:
     @classmethod
     def from_dict(cls, table: Mapping[str, Any] | None, where: str = "search") -> SearchConfig:
         """Build and validate; every error names the key (``search.tournament_size: ...``)."""
+        if table is not None and not isinstance(table, Mapping):
+            raise EvotransError(f"{where}: must be a table (algorithm, steps, ...)")
         table = dict(table or {})
         known = {f.name for f in fields(cls)}
         for key in table:
@@ -108,6 +111,8 @@ class SearchConfig:
                 return
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise EvotransError(f"{where}.{key}: must be an integer >= {minimum}")
+            if value > MAX_INT:
+                raise EvotransError(f"{where}.{key}: must be at most 2**63 - 1, got {value}")
             values[key] = value
 
         if "algorithm" in table:
@@ -136,6 +141,8 @@ class SearchConfig:
             values["steps"] = _int_list(table["steps"], f"{where}.steps", minimum=1)
             if not values["steps"]:
                 raise EvotransError(f"{where}.steps: needs at least one step budget")
+            if sum(values["steps"]) > MAX_INT:
+                raise EvotransError(f"{where}.steps: the total must be at most 2**63 - 1")
         if "hurdle_models" in table and table["hurdle_models"] is not None:
             m = table["hurdle_models"]
             if isinstance(m, int) and not isinstance(m, bool):
@@ -150,7 +157,7 @@ class SearchConfig:
             values["promote_retroactively"] = table["promote_retroactively"]
         if "specs" in table:
             specs = table["specs"]
-            if isinstance(specs, str) or not all(isinstance(s, str) for s in specs):
+            if not _is_list(specs) or not all(isinstance(s, str) for s in specs):
                 raise EvotransError(f"{where}.specs: must be a list of strings")
             values["specs"] = tuple(specs)
         if "seeds" in table:
@@ -171,11 +178,15 @@ class SearchConfig:
         return config
 
 
+def _is_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple))
+
+
 def _int_list(value: Any, where: str, minimum: int) -> tuple[int, ...]:
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+    if not _is_list(value):
         raise EvotransError(f"{where}: must be a list of integers")
     out = tuple(value)
     for item in out:
-        if isinstance(item, bool) or not isinstance(item, int) or item < minimum:
+        if isinstance(item, bool) or not isinstance(item, int) or not minimum <= item <= MAX_INT:
             raise EvotransError(f"{where}: {item!r} is not an integer >= {minimum}")
     return out

@@ -5,14 +5,24 @@
 1. takes the experiment's lock file (one driver per experiment);
 2. recovers: trials a killed driver left ``running`` are re-attached to
    (launchers that can, e.g. Slurm jobs still alive) or set back to
-   ``pending``; pending trials are then submitted again by ``ask`` — the same
-   row, ``attempts`` + 1 when started. Finished trials are never rerun;
+   ``pending`` (their attempt ends ``interrupted``; the launcher's ``cleanup``
+   stops a trial process the dead driver left behind); pending trials are
+   then submitted again by ``ask`` — the same row, ``attempts`` + 1 when
+   started. Finished trials are never rerun;
 3. keeps up to ``launcher.capacity`` trials in flight: each start is one
    transaction (``running``, attempts + 1), each result another; a trial
    whose status is not ``ok`` (or whose runner raised) is recorded and the
-   search goes on;
-4. returns (a final :class:`Progress`) when ``ask`` has nothing to start and
-   nothing is in flight: the algorithm is done.
+   search goes on. A trial whose worker disappeared (the launcher says so:
+   :class:`~evotrans.launch.WorkerLost`, or ``launcher.lost(exc)``) goes
+   back to ``pending`` (attempt ``lost``);
+4. retries are bounded: a trial whose attempts ended by infrastructure
+   failures (``interrupted``, ``lost``) more than ``launcher.max_retries``
+   times is recorded ``failed`` ("gave up after ..."). Failures of the trial
+   itself (failed, diverged, timeout, oom) are never retried;
+5. returns (a final :class:`Progress`) when ``ask`` has nothing to start and
+   nothing is in flight: the algorithm is done. On an error or Ctrl-C it
+   stops its trials where the launcher can (``cancel``), puts them back to
+   ``pending`` (attempt ``stopped``, not counted) and re-raises.
 
 Kill it at any moment and run it again: it continues from the store.
 """
@@ -29,7 +39,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from evotrans import chaos
 from evotrans.errors import EvotransError
+from evotrans.launch import DEFAULT_MAX_RETRIES, WorkerLost
 from evotrans.search.base import SearchAlgorithm
 from evotrans.search.config import SearchConfig
 from evotrans.search.spaces import SearchSpace, space_from_config
@@ -87,7 +99,8 @@ class DriverLock:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
             raise EvotransError(
-                f"{self.path.parent}: another driver (pid {holder}) is running this experiment"
+                f"{self.path.parent}: another driver (pid {holder}) is running this experiment;"
+                " wait for it to finish or stop it first"
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
@@ -194,17 +207,19 @@ def run(
     """Run ``algorithm`` until it is done; see the module docstring.
 
     ``hook(event, trial_id)`` is called after each state change
-    (``proposed``, ``started``, ``recorded``, ``synced``) — for tests that
-    kill the driver at exact points.
+    (``proposed``, ``started``, ``submitted``, ``recorded``, ``synced``) — for
+    tests that kill the driver at exact points (as ``EVOTRANS_CHAOS_KILL_AT`` does).
     """
     capacity = max_in_flight or getattr(launcher, "capacity", 1)
+    retries = max_retries_of(launcher)
     guard = DriverLock(store.directory) if lock else nullcontext()
     with guard:
-        tracker = _Tracker(store, algorithm.config)
-        in_flight = _recover(store, algorithm, launcher)
-        _emit(progress, tracker, in_flight, None, False)
-        recorded: Trial | None = None
+        in_flight: dict[int, Any] = {}
         try:
+            in_flight = _recover(store, algorithm, launcher, retries)
+            tracker = _Tracker(store, algorithm.config)
+            _emit(progress, tracker, in_flight, None, False)
+            recorded: Trial | None = None
             while True:
                 while len(in_flight) < capacity:
                     request = algorithm.ask(in_flight.keys())
@@ -215,11 +230,12 @@ def run(
                     request = replace(request, attempt=trial.attempts)
                     _event(hook, "started", trial.id)
                     handle = launcher.submit(request)
+                    in_flight[trial.id] = handle
                     job_ref = getattr(launcher, "job_ref", None)
                     ref = job_ref(handle) if job_ref is not None else None
                     if ref is not None:
                         store.set_job_ref(trial.id, ref)
-                    in_flight[trial.id] = handle
+                    _event(hook, "submitted", trial.id)
                 if recorded is not None:  # after refilling: "running" counts the new trials
                     _emit(progress, tracker, in_flight, recorded, False)
                     recorded = None
@@ -228,19 +244,37 @@ def run(
                 _wait(launcher, list(in_flight.values()), poll_interval)
                 for trial_id in sorted(i for i, h in in_flight.items() if h.done()):
                     handle = in_flight.pop(trial_id)
-                    trial = store.record_result(trial_id, _result_of(handle))
-                    tracker.tally.add(trial)
+                    result, lost = _result_of(handle, launcher)
+                    if lost is None:
+                        trial = store.record_result(trial_id, result)
+                    else:
+                        store.requeue([trial_id], outcome="lost", reason=lost)
+                        trial = _give_up_if_exhausted(store, store.trial(trial_id), retries)
+                    if trial.finished:
+                        tracker.tally.add(trial)
+                        recorded = trial
                     _event(hook, "recorded", trial_id)
                     algorithm.sync()
                     _event(hook, "synced", trial_id)
-                    recorded = trial
+        except BaseException as exc:
+            _stop(store, launcher, in_flight, exc)
+            raise
         finally:
             launcher.shutdown(wait=False)
         return _emit(progress, tracker, in_flight, None, True)
 
 
-def _recover(store: ExperimentStore, algorithm: SearchAlgorithm, launcher: Any) -> dict[int, Any]:
-    """Re-attach to still-running jobs where the launcher can; the rest → pending."""
+def max_retries_of(launcher: Any) -> int:
+    """How often a trial is re-run after infrastructure failures (``launcher.max_retries``)."""
+    value = getattr(launcher, "max_retries", DEFAULT_MAX_RETRIES)
+    return DEFAULT_MAX_RETRIES if value is None else int(value)
+
+
+def _recover(
+    store: ExperimentStore, algorithm: SearchAlgorithm, launcher: Any, retries: int
+) -> dict[int, Any]:
+    """Re-attach to still-running jobs where the launcher can; the rest → pending
+    (their leftover processes stopped by ``launcher.cleanup``), or failed when out of retries."""
     in_flight: dict[int, Any] = {}
     reattach = getattr(launcher, "reattach", None)
     if reattach is not None:
@@ -249,30 +283,77 @@ def _recover(store: ExperimentStore, algorithm: SearchAlgorithm, launcher: Any) 
                 handle = reattach(trial.job_ref, algorithm.request_for(trial))
                 if handle is not None:
                     in_flight[trial.id] = handle
-    store.reset_running(keep=in_flight)
+    cleanup = getattr(launcher, "cleanup", None)
+    for trial_id in store.reset_running(keep=in_flight):
+        trial = store.trial(trial_id)
+        if cleanup is not None:
+            cleanup(algorithm.request_for(trial))
+        _give_up_if_exhausted(store, trial, retries)
     algorithm.sync()
     return in_flight
 
 
-def _result_of(handle: Any) -> TrialResult:
+def _give_up_if_exhausted(store: ExperimentStore, trial: Trial, retries: int) -> Trial:
+    """A trial back to pending after an infrastructure failure: failed once it had too many."""
+    failures = store.infra_failures(trial.id)
+    if failures <= retries:
+        return trial
+    attempts = store.attempt_log(trial.id)
+    last = attempts[-1].reason if attempts else None
+    error = (
+        f"gave up after {failures} attempts ended by infrastructure failures "
+        f"(launcher.max_retries = {retries}); the last: {last or 'unknown'}"
+    )
+    return store.record_result(trial.id, TrialResult(status="failed", error=error))
+
+
+def _stop(store: ExperimentStore, launcher: Any, in_flight: Mapping[int, Any], exc: BaseException):
+    """The driver stops on an error or Ctrl-C: stop its trials where the launcher can and
+    put them back to pending (attempt ``stopped``: not a failure, not counted)."""
+    cancel = getattr(launcher, "cancel", None)
+    if cancel is None or not in_flight:
+        return
+    for handle in in_flight.values():
+        try:
+            cancel(handle)
+        except Exception:  # stopping is best effort: the next driver cleans up anyway
+            pass
+    try:
+        store.requeue(list(in_flight), outcome="stopped", reason=f"driver stopped: {exc!r}"[:300])
+    except Exception:  # the store may be what failed; recovery resets these trials
+        pass
+
+
+def _result_of(handle: Any, launcher: Any) -> tuple[TrialResult, str | None]:
+    """The handle's result, and why its worker was lost (None: it was not)."""
     try:
         result = handle.result()
-    except Exception as exc:  # the runner raised or the job died: a failed trial
+    except Exception as exc:  # the runner raised or the job died
+        lost = _lost_reason(launcher, exc)
+        if lost is not None:
+            return TrialResult(status="failed", error=lost), lost
         tail = traceback.format_exception(exc)
         text = "".join(tail).rstrip().splitlines()[-ERROR_TAIL_LINES:]
         return TrialResult(
             status="failed", error=f"{type(exc).__name__}: {exc}\n" + "\n".join(text)
-        )
+        ), None
     if isinstance(result, TrialResult):
-        return result
+        return result, None
     if isinstance(result, Mapping):
         try:
-            return TrialResult(**result)
+            return TrialResult(**result), None
         except TypeError:
             pass
     return TrialResult(
         status="failed", error=f"runner returned {type(result).__name__}, not a TrialResult"
-    )
+    ), None
+
+
+def _lost_reason(launcher: Any, exc: BaseException) -> str | None:
+    if isinstance(exc, WorkerLost):
+        return f"worker lost: {exc}"
+    lost = getattr(launcher, "lost", None)
+    return lost(exc) if lost is not None else None
 
 
 def _wait(launcher: Any, handles: list[Any], timeout: float) -> None:
@@ -286,6 +367,7 @@ def _wait(launcher: Any, handles: list[Any], timeout: float) -> None:
 
 
 def _event(hook: Hook | None, name: str, trial_id: int) -> None:
+    chaos.point(name)
     if hook is not None:
         hook(name, trial_id)
 
@@ -365,6 +447,7 @@ __all__ = [
     "create_experiment",
     "db_path",
     "make_algorithm",
+    "max_retries_of",
     "run",
     "run_experiment",
 ]

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from evotrans.errors import EvotransError
+from evotrans.sublayers import MAX_PAIRS
 
 
 @runtime_checkable
@@ -89,8 +90,11 @@ class OrderSpace:
         seed: str | None = None,
         operators: tuple[str, ...] = OPERATORS,
     ):
-        if isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or n_pairs < 1:
-            raise EvotransError(f"space.n_pairs: must be an integer >= 1, got {n_pairs!r}")
+        is_int = isinstance(n_pairs, int) and not isinstance(n_pairs, bool)
+        if not is_int or not 1 <= n_pairs <= MAX_PAIRS:
+            raise EvotransError(
+                f"space.n_pairs: must be an integer from 1 to {MAX_PAIRS}, got {n_pairs!r}"
+            )
         if role not in ROLES:
             raise EvotransError(f"space.role: {role!r} is not one of {', '.join(ROLES)}")
         operators = tuple(operators)
@@ -156,7 +160,7 @@ class OrderSpace:
 
     def _validate_one(self, text: str, role: str) -> str:
         order = _expand(text.strip(), role)
-        for i, letter in enumerate(order):
+        for i, letter in enumerate(order if order.strip("sf") else ""):  # (fast when clean)
             if letter not in "sf":
                 extra = " (encoder attention is implied after every s)" if letter == "c" else ""
                 raise EvotransError(
@@ -245,7 +249,10 @@ def space_from_config(table: Mapping[str, Any] | None, where: str = "space") -> 
         if "n_pairs" not in table:
             raise EvotransError(f"{where}.n_pairs: missing")
         if "operators" in table:
-            table["operators"] = tuple(table["operators"])
+            operators = table["operators"]
+            if not isinstance(operators, (list, tuple)):
+                raise EvotransError(f"{where}.operators: must be a list of {', '.join(OPERATORS)}")
+            table["operators"] = tuple(operators)
         return OrderSpace(**table)
     if kind == "genome":
         from evotrans.search.spaces_genome import GenomeSpace

@@ -31,14 +31,27 @@ class GenomeSpace:
         d: int | None = None,
         heads: int | None = None,
     ):
-        if not isinstance(mutation_p, (int, float)) or not 0 < mutation_p <= 1:
+        if (
+            isinstance(mutation_p, bool)
+            or not isinstance(mutation_p, (int, float))
+            or not 0 < mutation_p <= 1
+        ):
             raise EvotransError(f"space.mutation_p: must be in (0, 1], got {mutation_p!r}")
+        for key, value in (("d", d), ("heads", heads)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise EvotransError(f"space.{key}: must be a positive integer, got {value!r}")
+        if not isinstance(lm, bool):
+            raise EvotransError(f"space.lm: must be true or false, got {lm!r}")
         self.mutation_p = float(mutation_p)
-        self.random_kwargs = dict(random_kwargs or {})
-        self.lm = bool(lm)
+        self.random_kwargs = _random_kwargs(random_kwargs)
+        self.lm = lm
         self.size = (d, heads) if d and heads else None
         if self.lm:
             self.random_kwargs.setdefault("encoder_blocks", None)
+        if not isinstance(seed, str):
+            raise EvotransError("space.seed: must be a genome (a seed name, JSON, compact or file)")
         try:
             seed_genome = g.load_genome(seed)
         except EvotransError as err:
@@ -101,3 +114,27 @@ class GenomeSpace:
         except EvotransError:
             return False
         return True
+
+
+RANDOM_KEYS = ("encoder_blocks", "decoder_blocks", "encoder_cells", "decoder_cells")
+MAX_RANDOM = 64  # blocks or cells of a random genome
+
+
+def _random_kwargs(table: Any) -> dict[str, Any]:
+    """``space.random_kwargs``: block and cell counts of random genomes, checked."""
+    if table is None:
+        return {}
+    if not isinstance(table, Mapping):
+        raise EvotransError(f"space.random_kwargs: must be a table ({', '.join(RANDOM_KEYS)})")
+    for key, value in table.items():
+        if key not in RANDOM_KEYS:
+            raise EvotransError(
+                f"space.random_kwargs.{key}: unknown key (known: {', '.join(RANDOM_KEYS)})"
+            )
+        if value is None and key == "encoder_blocks":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RANDOM:
+            raise EvotransError(
+                f"space.random_kwargs.{key}: must be an integer from 1 to {MAX_RANDOM}"
+            )
+    return dict(table)

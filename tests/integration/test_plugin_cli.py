@@ -144,11 +144,9 @@ def test_sandwich_lm_trains_and_evaluates(demo_lm_bin: Path, tmp_path: Path):
     text = out.stdout + out.stderr
     match = re.search(r"Perplexity: ([\d.]+)", text)
     assert match and float(match.group(1)) > 1
-    import torch
+    from fairseq_plugins.checkpoints import load_checkpoint_safely
 
-    import fairseq_plugins  # noqa: F401  (allow-lists what the checkpoint pickles)
-
-    state = torch.load(save / "checkpoint_last.pt", weights_only=True)
+    state = load_checkpoint_safely(save / "checkpoint_last.pt")  # weights_only + allow-list
     assert state["cfg"]["model"]["decoder_sublayer_order"] == "ssff"  # sandwich:2:1
 
 

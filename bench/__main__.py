@@ -52,10 +52,17 @@ def main() -> None:
     lm, mt = data / "lm", data / "mt"
     prepare_lm(REPO / "data" / "demo" / "lm", lm, vocab_size=2000)
     prepare_mt(REPO / "data" / "demo" / "mt", mt, vocab_size=2000)
-    rows = []
+    rows, inference, startup = [], None, None
     if not args.skip_training:
+        from bench.inference import generate_comparison
+        from bench.startup import startup_cost
+
         with tempfile.TemporaryDirectory() as work:
             rows = training_comparisons(lm, mt, args.repeats, args.updates, Path(work))
+        with tempfile.TemporaryDirectory() as work:
+            inference = generate_comparison(mt, Path(work), args.repeats)
+        with tempfile.TemporaryDirectory() as work:
+            startup = startup_cost(lm, Path(work), repeats=max(args.repeats, 3))
     from bench.search import (
         driver_cost,
         genome_proposals_per_second,
@@ -81,14 +88,52 @@ def main() -> None:
         "as fairseq reports it (`wps`, warm-up interval excluded); peak RSS of the process.",
         "",
         "| comparison | baseline tok/s | candidate tok/s | ratio | baseline RSS MB | "
-        "candidate RSS MB |",
-        "|---|---:|---:|---:|---:|---:|",
+        "candidate RSS MB | baseline params | candidate params |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         lines.append(
             f"| {row.name} | {row.baseline_wps:,.0f} | {row.candidate_wps:,.0f} | "
-            f"**{row.ratio:.3f}** | {row.baseline_rss_mb:,.0f} | {row.candidate_rss_mb:,.0f} |"
+            f"**{row.ratio:.3f}** | {row.baseline_rss_mb:,.0f} | {row.candidate_rss_mb:,.0f} | "
+            f"{row.baseline_params or 0:,} | {row.candidate_params or 0:,} |"
         )
+    lines += [
+        "",
+        "The Evolved Transformer row is the ET's step-time cost on CPU: ratio < 1 means "
+        "slower (1/ratio = ET step time / Transformer step time) at about the same "
+        "parameter count.",
+    ]
+    if inference is not None:
+        lines += [
+            "",
+            "## Inference, plugin vs native fairseq (CPU)",
+            "",
+            f"`fairseq-generate` on the {inference.sentences:,} demo test sentences, beam 4, "
+            "every hypothesis 24 tokens, one thread; median sentences/s over "
+            f"{args.repeats} interleaved repeats.",
+            "",
+            "| comparison | native sent/s | plugin sent/s | ratio |",
+            "|---|---:|---:|---:|",
+            f"| {inference.name} | {inference.baseline_sps:,.1f} | "
+            f"{inference.candidate_sps:,.1f} | **{inference.ratio:.3f}** |",
+        ]
+    if startup is not None:
+        lines += [
+            "",
+            "## Trial start-up: cold process vs warm start (fork server)",
+            "",
+            "One real trial end to end (`evotrans.trial.run_trial`: 4 updates of a tiny LM "
+            "with validation), median of "
+            f"{startup.repeats} interleaved repeats. Cold = a new `fairseq-train` process "
+            "(imports torch and fairseq); warm = forked from the fork server, which imported "
+            "them once (`task.warm_start`, on by default). Same arguments, same losses.",
+            "",
+            "| cold s/trial | warm s/trial | warm / cold | saved s/trial | "
+            "first warm trial (starts the server) s |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {startup.cold_s:.2f} | {startup.warm_s:.2f} | **{startup.ratio:.2f}** | "
+            f"{startup.saved_s:.2f} | {startup.first_warm_s:.2f} |",
+        ]
     lines += [
         "",
         "## Search overhead (stand-in trials: no training, so all time is the driver's)",

@@ -2,12 +2,14 @@
 
 Both models are trained for a few updates with the same seed and sizes (the plugin's
 sublayer stacks subclass fairseq's, so the parameters are the same), then decode the
-demo test set with beam 4; generate runs alternate and the figure is the median of the
-sentences/s that fairseq-generate reports.
+demo test set with beam 4 and a fixed output length of 24 tokens (the same work for
+both, whatever the barely trained models predict); generate runs (one thread each)
+alternate and the figure is the median of the sentences/s fairseq-generate reports.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,10 +80,18 @@ def _generate(data: Path, checkpoint: Path) -> tuple[int, float]:
         "4",
         "--max-tokens",
         "4000",
+        # every hypothesis exactly 24 tokens: equal work whatever the two models predict
+        "--min-len",
+        "24",
+        "--max-len-a",
+        "0",
+        "--max-len-b",
+        "24",
         "--cpu",
         "--quiet",
     ]
-    result = measure(cmd)
+    # one thread: with 2 cores shared, thread over-subscription swamps the comparison
+    result = measure(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"})
     found = _SPEED.search(result.output)
     if result.returncode != 0 or found is None:
         raise RuntimeError(f"fairseq-generate failed:\n{result.output[-3000:]}")

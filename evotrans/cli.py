@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "evotrans.commands.prepare",
     "evotrans.commands.sweep",
     "evotrans.commands.report",
+    "evotrans.commands.average",
 ]
 
 

@@ -315,9 +315,30 @@ class StoreError(EvotransError):
     """The store could not be read or written (disk full, I/O error, locked, damaged)."""
 
 
+_STORAGE_CODES = (
+    "SQLITE_FULL",
+    "SQLITE_IOERR",
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_READONLY",
+    "SQLITE_CORRUPT",
+    "SQLITE_NOTADB",
+    "SQLITE_CANTOPEN",
+    "SQLITE_PROTOCOL",
+    "SQLITE_PERM",
+    "SQLITE_NOLFS",
+)
+
+
 def _storage_error(err: BaseException) -> bool:
-    """Errors of the file or the disk, not of the statement (those stay sqlite3 errors)."""
-    return isinstance(err, sqlite3.OperationalError) or type(err) is sqlite3.DatabaseError
+    """Errors of the file or the disk (full, I/O, locked, read-only, damaged), not of the
+    statement: those stay sqlite3 errors (a bug is a traceback, not a one-line message)."""
+    if not isinstance(err, sqlite3.DatabaseError):
+        return False
+    name = getattr(err, "sqlite_errorname", None)  # Python >= 3.11
+    if name is None:
+        return isinstance(err, sqlite3.OperationalError) or type(err) is sqlite3.DatabaseError
+    return name.startswith(_STORAGE_CODES)
 
 
 def db_path(location: str | Path) -> Path:

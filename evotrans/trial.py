@@ -39,6 +39,7 @@ from evotrans.search.types import TrialRequest, TrialResult
 from evotrans.tasks import TaskConfig, flags, spec_flags
 
 LOG_TAIL_LINES = 20
+LOW_DISK_BYTES = 1 << 20  # a failed trial with less free space than this: "disk full"
 _SAVED = re.compile(r"Saved checkpoint \S+ \(epoch \d+ @ (\d+) updates")
 _DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
 
@@ -129,7 +130,7 @@ def run_trial(request: TrialRequest) -> TrialResult:
     ):
         result.status, result.error = "diverged", "loss became NaN or inf"
     elif returncode != 0:
-        result.status, reason = classify_exit(returncode, attempt_text)
+        result.status, reason = classify_exit(returncode, attempt_text, _free_bytes(trial_dir))
         result.error = reason + "\n" + _tail(attempt_text)
     elif valid_ppl is None:
         result.status, result.error = "failed", "no validation result in the log\n" + _tail(text)
@@ -147,8 +148,10 @@ def _done(result: TrialResult, trial_dir: Path, start: float) -> TrialResult:
     return result
 
 
-def classify_exit(returncode: int, text: str) -> tuple[str, str]:
-    """(status, reason) of a fairseq-train that exited with ``returncode`` (not 0)."""
+def classify_exit(returncode: int, text: str, free_bytes: int | None = None) -> tuple[str, str]:
+    """(status, reason) of a fairseq-train that exited with ``returncode`` (not 0); a
+    full disk is seen in the log or, when not even the log could be written, in
+    ``free_bytes`` (space left where the trial writes)."""
     how = f"exit code {returncode}"
     if returncode < 0:
         try:
@@ -158,6 +161,8 @@ def classify_exit(returncode: int, text: str) -> tuple[str, str]:
     if metrics.looks_out_of_memory(text):
         return "oom", f"out of memory ({how})"
     full = next((m for m in _DISK_FULL if m in text), None)
+    if full is None and free_bytes is not None and free_bytes < LOW_DISK_BYTES:
+        full = f"{free_bytes // 1024} KiB left"
     if full is not None:
         return "failed", f"disk full while writing ({full}; {how})"
     if returncode == -signal.SIGKILL:
@@ -165,6 +170,14 @@ def classify_exit(returncode: int, text: str) -> tuple[str, str]:
     if returncode < 0:
         return "failed", f"crashed: {how}"
     return "failed", how
+
+
+def _free_bytes(path: Path) -> int | None:
+    try:
+        stat = os.statvfs(path)
+    except OSError:
+        return None
+    return stat.f_bavail * stat.f_frsize
 
 
 def _check_checkpoints(request: TrialRequest, save_dir: Path, log_path: Path) -> TrialResult | None:

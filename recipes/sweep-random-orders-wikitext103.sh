@@ -16,7 +16,7 @@
 # are kept, nothing is retrained.
 #
 # Environment:
-#   COUNT       random orders besides the baseline (default 20; tiny 2)
+#   COUNT       random orders besides the baseline (default 20; tiny 1)
 #   DRAW_SEED   the orders are random:PAIRS:S for S = DRAW_SEED, DRAW_SEED+1, ... (default 0)
 #   PAIRS       s/f pairs (default 16; tiny 2)
 #   SEEDS       training seeds (default 1)
@@ -39,7 +39,7 @@ take_tiny_flag "$@"
 one_of "$TINY" TINY 0 1
 if [ "$TINY" = "1" ]; then
     search_out_dir "runs/random-orders-wikitext103-tiny" "$@"
-    COUNT="${COUNT:-2}" PAIRS="${PAIRS:-2}" STEPS="${STEPS:-10}"
+    COUNT="${COUNT:-1}" PAIRS="${PAIRS:-2}" STEPS="${STEPS:-10}"
 else
     search_out_dir "runs/random-orders-wikitext103" "$@"
     COUNT="${COUNT:-20}" PAIRS="${PAIRS:-16}" STEPS="${STEPS:-}"

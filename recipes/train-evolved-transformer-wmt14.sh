@@ -26,11 +26,11 @@
 #   UPDATE_FREQ   gradient accumulation (default: the paper's GPUs x update-freq / GPUS, rounded up)
 #   PRECISION     fp16 (default) or fp32; bf16 is refused (fairseq 0.12's --bf16 means TPU)
 #   SEED          default 1
-#   AVERAGE_LAST  checkpoints to average (default 5 base, 20 big; 0 or 1: none)
-#   FAIRSEQ_SCRIPTS  scripts/ of a fairseq source checkout, for average_checkpoints.py (the pip
-#                 package does not ship it; without it averaging is skipped with a note)
+#   AVERAGE_LAST  update checkpoints to average with `evotrans average-checkpoints` into
+#                 SAVE_DIR/checkpoint_avgN.pt (default 5 base, 20 big, 2 tiny; 0 or 1: none)
 #   TINY=1 / --tiny: the same command on CPU with a demo-sized model (d=64, 2 heads, 3+4 cells),
-#                 20 updates, 1 epoch at most, checkpoints every 10 updates, fp32
+#                 20 updates, 1 epoch at most, checkpoints every 10 updates (the last 2
+#                 averaged), fp32
 # Everything after `--` goes to fairseq-train unchanged (and wins over the recipe's flags).
 set -euo pipefail
 # shellcheck source=lib/common.sh

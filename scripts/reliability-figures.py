@@ -50,8 +50,10 @@ def render(figures: dict[str, dict]) -> str:
         out.append("")
     if "trial-faults" in figures:
         faults = figures["trial-faults"]
-        out += ["### Trial faults (real fairseq)", "", "| fault | status | reason |", "|---|---|---|"]
-        out += [f"| {r['fault']} | {r['status']} | {_cell(r['reason'])} |" for r in faults["faults"]]
+        out += ["### Trial faults (real fairseq)", "", "| fault | status | reason |"]
+        out.append("|---|---|---|")
+        for row in faults["faults"]:
+            out.append(f"| {row['fault']} | {row['status']} | {_cell(row['reason'])} |")
         out += ["", f"Six trials, two at a time: {faults['seconds_for_six_trials']} s.", ""]
     if "retries" in figures:
         out += ["### Retries", "", "| case | status | attempts | how each attempt ended |"]

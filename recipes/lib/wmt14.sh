@@ -11,9 +11,10 @@
 #         weight-decay 0, label_smoothed_cross_entropy with label smoothing 0.1,
 #         --share-all-embeddings (joint sentencepiece dictionary), the arch's dropout
 #         (0.1 base, 0.3 big), seed 1
-# Checkpoint averaging runs fairseq's scripts/average_checkpoints.py, which the pip package of
-# fairseq does not ship: set FAIRSEQ_SCRIPTS to the scripts/ directory of a fairseq source
-# checkout to run it (else it is skipped with a note).
+# Checkpoint averaging runs `evotrans average-checkpoints` (fairseq's
+# scripts/average_checkpoints.py, which the pip package of fairseq does not ship, with the
+# plugin's safe weights_only loading): the last AVERAGE_LAST update checkpoints (checkpoint_E_U.pt)
+# of SAVE_DIR are averaged into SAVE_DIR/checkpoint_avgN.pt, the checkpoint to evaluate.
 
 # train_wmt14 FAMILY ARGS...: FAMILY is transformer or evolved_transformer; ARGS are the
 # recipe's command line ([--tiny] base|big [-- EXTRA_FAIRSEQ_TRAIN_ARGS...]).
@@ -55,11 +56,6 @@ train_wmt14() {
     nonneg_int "$seed" SEED
     average="${AVERAGE_LAST:-$average}"
     nonneg_int "$average" AVERAGE_LAST
-    local averager=""
-    if [ -n "${FAIRSEQ_SCRIPTS:-}" ]; then
-        averager="$FAIRSEQ_SCRIPTS/average_checkpoints.py"
-        require_file "$averager" "FAIRSEQ_SCRIPTS must be the scripts/ directory of a fairseq source checkout"
-    fi
 
     local gpus update_freq precision mode="" warmup=4000
     local device_args=() size_args=()
@@ -119,13 +115,11 @@ train_wmt14() {
     run "$(fairseq_tool fairseq-train)" "${args[@]}"
 
     local eval_ckpt="$save_dir/checkpoint_best.pt"
-    if [ "$average" -gt 1 ] && [ -n "$averager" ]; then
+    if [ "$average" -gt 1 ]; then
         eval_ckpt="$save_dir/checkpoint_avg$average.pt"
-        note "averaging the last $average checkpoints -> $eval_ckpt"
-        run "$(python_tool)" "$averager" --inputs "$save_dir" \
+        note "averaging the last $average update checkpoints -> $eval_ckpt"
+        evotrans average-checkpoints --inputs "$save_dir" \
             --num-update-checkpoints "$average" --output "$eval_ckpt"
-    elif [ "$average" -gt 1 ]; then
-        note "checkpoint averaging (the last $average checkpoints) skipped: fairseq's scripts/average_checkpoints.py is not part of the pip package; set FAIRSEQ_SCRIPTS to the scripts/ directory of a fairseq v0.12 source checkout to run it (the last $keep update checkpoints are kept in $save_dir)"
     fi
     note "done: evaluate with: bash recipes/evaluate-mt.sh $eval_ckpt $data"
 }

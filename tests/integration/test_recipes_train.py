@@ -184,10 +184,10 @@ def lanes(demo_lm_bin: Path, demo_mt_bin: Path, tmp_path_factory: pytest.TempPat
             DATA=str(demo_mt_bin),
             SAVE_DIR=str(saves["evolved"]),
         )
-        runs["evaluate-mt"] = recipe(
+        runs["evaluate-mt"] = recipe(  # the averaged checkpoint, as the full recipe says
             "evaluate-mt.sh",
             "--tiny",
-            str(saves["evolved"] / "checkpoint_best.pt"),
+            str(saves["evolved"] / "checkpoint_avg2.pt"),
             str(demo_mt_bin),
             REF=str(DEMO / "mt" / "test.en"),  # the demo binaries translate German -> English
         )
@@ -195,6 +195,8 @@ def lanes(demo_lm_bin: Path, demo_mt_bin: Path, tmp_path_factory: pytest.TempPat
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {"lm": pool.submit(lm_lane), "mt": pool.submit(mt_lane)}
+        import fairseq_plugins.checkpoints  # noqa: F401  (torch & fairseq, while the lanes run)
+
         yield saves, futures
         for future in futures.values():
             future.exception()  # (wait for both before the temporary directories go)
@@ -242,12 +244,30 @@ def test_train_evolved_transformer_tiny_keeps_update_checkpoints(runs) -> None:
     log = proc.stdout + proc.stderr
     assert "arch='evolved_transformer_base'" in log
     assert "'lr': [0.0007]" in log  # the base size's training setup
-    assert "average_checkpoints.py is not part of the pip package" in proc.stderr
+    assert "averaging the last 2 update checkpoints" in proc.stderr
+    assert_average(save / "checkpoint_avg2.pt", *(save / f"checkpoint_1_{u}.pt" for u in (20, 10)))
+
+
+def assert_average(avg_path: Path, *inputs: Path) -> None:
+    """avg_path holds the mean of the inputs' model tensors and the first input's cfg."""
+    import torch
+
+    from fairseq_plugins.checkpoints import load_checkpoint_safely
+
+    avg = load_checkpoint_safely(avg_path)
+    states = [load_checkpoint_safely(path) for path in inputs]
+    assert avg["cfg"] == states[0]["cfg"]
+    assert list(avg["model"]) == list(states[0]["model"])
+    for key, value in avg["model"].items():
+        mean = sum(state["model"][key].double() for state in states) / len(states)
+        assert value.dtype == states[0]["model"][key].dtype, key
+        assert torch.allclose(value.double(), mean, rtol=1e-6, atol=1e-7), key
 
 
 def test_train_transformer_big_tiny_uses_the_big_setup(runs) -> None:
     save, proc = runs["transformer"]
     assert (save / "checkpoint_last.pt").stat().st_size > 0
+    assert_average(save / "checkpoint_avg2.pt", *(save / f"checkpoint_1_{u}.pt" for u in (20, 10)))
     log = proc.stdout + proc.stderr
     assert "arch='transformer_vaswani_wmt_en_de_big'" in log
     assert "'lr': [0.001]" in log
@@ -260,15 +280,15 @@ def test_evaluate_mt_reports_sacrebleu_with_signature(runs) -> None:
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith("test sacreBLEU: ")
     assert "not comparable" in proc.stdout
-    result = json.loads((save / "checkpoint_best.eval-mt.test.json").read_text())
+    result = json.loads((save / "checkpoint_avg2.eval-mt.test.json").read_text())
     signature = result["sacrebleu"]["signature"]
     assert signature.startswith(("nrefs:", "BLEU+")), signature  # sacrebleu 2.x / 1.x
     assert "tok:13a" in signature or "tok.13a" in signature
     assert 0 <= result["sacrebleu"]["score"] <= 100
     assert 0 <= result["tokenized_bleu_compound_split"]["score"] <= 100
     assert (result["beam"], result["lenpen"], result["sentences"]) == (4, 0.6, 1000)
-    hyps = (save / "checkpoint_best.eval-mt.test.hyp.txt").read_text("utf-8").splitlines()
-    refs = (save / "checkpoint_best.eval-mt.test.ref.txt").read_text("utf-8").splitlines()
+    hyps = (save / "checkpoint_avg2.eval-mt.test.hyp.txt").read_text("utf-8").splitlines()
+    refs = (save / "checkpoint_avg2.eval-mt.test.ref.txt").read_text("utf-8").splitlines()
     assert len(hyps) == len(refs) == 1000
     assert refs == ref.read_text("utf-8").splitlines()  # matched by sentence id
 

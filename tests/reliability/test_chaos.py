@@ -17,12 +17,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from evotrans import chaos
-from tests.fairseq_cli import tool
+from evotrans.store import holds_experiment
+from tests.fairseq_cli import store_count, tool
 from tests.reliability.support import (
     check_invariants,
     finished_marks,
@@ -48,10 +50,19 @@ CI_PLAN: list[tuple[str | None, tuple[str, float] | None]] = [
 ]
 
 
+Plan = tuple[str | None, tuple[str, float] | None]
+
+
 def chaos_run(
-    tmp: Path, config: Path, plans, *, min_kills: int, name: str, stop_when_done: bool = False
+    tmp: Path,
+    config: Path,
+    plans: Callable[[int, Path], Plan | None],
+    *,
+    min_kills: int,
+    name: str,
 ) -> dict:
-    """The reference run (in parallel) and the killed-and-resumed run; compare; figures."""
+    """The reference run (in parallel) and the killed-and-resumed run; compare; figures.
+    ``plans(i, out)`` is session i's kill (None: no more sessions before the last)."""
     reference = tmp / "reference"
     ref_proc = spawn(
         [tool("evotrans"), "evolve", str(config), "--out", str(reference)], tmp / "reference.log"
@@ -61,14 +72,14 @@ def chaos_run(
     sessions, marks = [], {}
     start = time.monotonic()
     try:
-        for plan, harness in plans:
-            session = run_session(config, out, log, plan, harness=harness)
+        while (step := plans(len(sessions), out)) is not None:
+            session = run_session(config, out, log, step[0], harness=step[1])
             sessions.append(session)
-            if out.exists() and (out / "experiment.sqlite").exists():
+            if holds_experiment(out):
                 _check_unchanged(marks, finished_marks(out))
                 marks.update(finished_marks(out))
-            if stop_when_done and session.returncode == 0:
-                break
+            if session.returncode == 0:
+                break  # the experiment is done
         final = run_session(config, out, log, None, harness=None)
         assert final.returncode == 0, log.read_text()[-3000:]
         _check_unchanged(marks, finished_marks(out))
@@ -116,7 +127,11 @@ def _check_unchanged(before: dict[int, tuple], now: dict[int, tuple]) -> None:
 
 def test_chaos_ci(tiny_lm_bin: Path, tmp_path: Path):
     config = write_config(tmp_path / "pdh.toml", tiny_lm_bin, max_retries=10)
-    chaos_run(tmp_path, config, CI_PLAN, min_kills=5, name="chaos-ci")
+    chaos_run(tmp_path, config, _ci_plan, min_kills=5, name="chaos-ci")
+
+
+def _ci_plan(i: int, out: Path) -> Plan | None:
+    return CI_PLAN[i] if i < len(CI_PLAN) else None
 
 
 @pytest.mark.slow
@@ -133,18 +148,28 @@ def test_chaos_full(tiny_lm_bin: Path, tmp_path: Path):
         max_retries=1000,
     )
     rng = random.Random(20260)
-    quiet = ["proposed:1", "started:1", "commit:1", "commit:2", "commit:4", "hurdle:1"]
-    plans = []
-    for i in range(60):  # until the search is done; every third kill lets a trial finish
-        if i % 3 == 2:
-            plans.append((rng.choice(["recorded:1", "synced:1", "recorded:2"]), None))
-        elif rng.random() < 0.4:
-            plans.append((rng.choice(quiet), None))
-        elif rng.random() < 0.5:
-            plans.append((None, ("trial", rng.uniform(0.0, 3.0))))
-        else:
-            plans.append((None, ("time", rng.uniform(0.3, 12.0))))
-    chaos_run(tmp_path, config, plans, min_kills=20, name="chaos", stop_when_done=True)
+
+    def plans(i: int, out: Path) -> Plan | None:
+        """Three kills that let nothing finish, then one that lets a trial finish."""
+        if i >= 200:
+            return None
+        if i % 4 == 3:
+            return rng.choice(["recorded:1", "synced:1"]), None
+        quiet = ["proposed:1", "started:1", "submitted:1", "commit:1", "commit:2", "commit:3"]
+        if not _hurdles(out):
+            quiet.append("hurdle:1")  # (only fires while the hurdle is still to be set)
+        r = rng.random()
+        if r < 0.5:
+            return rng.choice(quiet), None
+        if r < 0.8:
+            return None, ("trial", rng.uniform(0.0, 1.0))  # a fairseq process running
+        return None, ("time", rng.uniform(0.3, 6.0))
+
+    chaos_run(tmp_path, config, plans, min_kills=20, name="chaos")
+
+
+def _hurdles(out: Path) -> int:
+    return store_count(out, "SELECT COUNT(*) FROM hurdles")
 
 
 def test_chaos_points_are_inert_unless_configured(tmp_path: Path):

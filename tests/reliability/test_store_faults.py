@@ -236,35 +236,57 @@ def _mount_tmpfs(where: Path, size: str) -> bool:
     return proc.returncode == 0
 
 
-@pytest.mark.slow
-def test_a_real_full_disk_under_real_trials(tiny_lm_bin: Path, tmp_path: Path):
-    """The experiment on a 4 MiB tmpfs: checkpoints (1.6 MB each) fill it. Trials that
-    cannot write are failed ("disk full"), the store stops the driver with one line when it
-    cannot write; with space again (remount) the experiment resumes and finishes."""
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 4 MiB tmpfs (root only): a real full disk (checkpoints here are 1.6 MB each)."""
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("needs root to mount a tmpfs")
     disk = tmp_path / "disk"
     if not _mount_tmpfs(disk, "4m"):
         pytest.skip("cannot mount a tmpfs here")
-    try:
-        config = write_config(tmp_path / "pdh.toml", tiny_lm_bin, children=3)
-        out = disk / "exp"
-        proc = cli("evolve", str(config), "--out", str(out))
-        assert proc.returncode in (0, 2), proc.stderr
-        if proc.returncode == 2:
-            one_line_error(proc.stderr, "could not be written")
-        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
-        resumed = cli("resume", str(out))
-        assert resumed.returncode == 0, resumed.stderr
-        counts = check_invariants(out)
-        with ExperimentStore.open(out) as store:
-            full = [t for t in store.trials() if "disk full" in (t.error or "")]
-        assert full and all(t.status == "failed" for t in full)
-        FIGURES["tmpfs_full_disk"] = {
-            "first_driver_exit": proc.returncode,
-            "trials_failed_disk_full": len(full),
-            "reason": full[0].error.splitlines()[0],
-            **counts,
-        }
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_real_full_disk_under_the_store(tiny_lm_bin: Path, tmp_path: Path, small_disk: Path):
+    """The whole experiment on the small disk: checkpoints fill it, then a store write fails;
+    the driver stops with one line; with space again (remount) it resumes and finishes."""
+    config = write_config(tmp_path / "pdh.toml", tiny_lm_bin, children=3)
+    out = small_disk / "exp"
+    proc = cli("evolve", str(config), "--out", str(out))
+    assert proc.returncode == 2, proc.stderr
+    line = one_line_error(proc.stderr, "could not be written")
+    with sqlite3.connect(f"file:{out / 'experiment.sqlite'}?mode=ro", uri=True) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
+    resumed = cli("resume", str(out))
+    assert resumed.returncode == 0, resumed.stderr
+    counts = check_invariants(out)
+    with ExperimentStore.open(out) as store:
+        assert all(t.status == "ok" for t in store.trials())  # the interrupted trial re-ran
+    FIGURES["tmpfs_store_full"] = {"message": _generic(line, out), **counts}
+
+
+@pytest.mark.slow
+def test_a_real_full_disk_under_the_trials(tiny_lm_bin: Path, tmp_path: Path, small_disk: Path):
+    """Trials on the small disk, the store elsewhere: trials that cannot write their
+    checkpoint are failed ("disk full"), not retried, and the search goes on to its end."""
+    config = write_config(tmp_path / "pdh.toml", tiny_lm_bin, children=3)
+    out = tmp_path / "exp"
+    out.mkdir()
+    (small_disk / "trials").mkdir()
+    (out / "trials").symlink_to(small_disk / "trials")
+    proc = cli("evolve", str(config), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    counts = check_invariants(out)
+    with ExperimentStore.open(out) as store:
+        trials = store.trials()
+    full = [t for t in trials if t.status == "failed" and t.error.startswith("disk full")]
+    assert full and all(t.attempts == 1 for t in trials)
+    assert {t.status for t in trials} <= {"ok", "failed"}
+    FIGURES["tmpfs_trials_full"] = {
+        "trials_failed_disk_full": len(full),
+        "reason": full[0].error.splitlines()[0],
+        **counts,
+    }

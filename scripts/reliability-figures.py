@@ -46,7 +46,8 @@ def render(figures: dict[str, dict]) -> str:
         out.append("| | " + " | ".join(f"`{n}`" for n in chaos) + " |")
         out.append("|---|" + "---|" * len(chaos))
         for key, label in CHAOS_ROWS:
-            out.append(f"| {label} | " + " | ".join(_cell(f.get(key, "")) for f in chaos.values()))
+            cells = " | ".join(_cell(f.get(key, "")) for f in chaos.values())
+            out.append(f"| {label} | {cells} |")
         out.append("")
     if "trial-faults" in figures:
         faults = figures["trial-faults"]

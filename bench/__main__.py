@@ -167,6 +167,14 @@ def main() -> None:
     ]
     gpu = REPO / "docs" / "gpu" / "gpu_bench.md"
     lines += ["", "## GPU (training throughput and MFU)", ""]
+    if "GPU: none;" in machine_line():
+        lines += [
+            "This run had no GPU. The figures below are the last ones taken on a GPU machine "
+            "(`docs/gpu/gpu_bench.md`, written by `bench/gpu/train_bench.py`); to refresh "
+            "them there: `source bench/gpu/setup.sh && python3 bench/gpu/train_bench.py "
+            "--data data/demo-bin --out docs/gpu --updates 200 --precision fp16`.",
+            "",
+        ]
     if gpu.exists():
         lines += [
             "Measured by `bench/gpu/train_bench.py` on a lent GPU machine (see `bench/gpu/`), "

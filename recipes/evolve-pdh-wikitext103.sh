@@ -46,15 +46,7 @@ search_wiki103_batch_args
 if search_has_experiment "$OUT_DIR"; then
     search_resume "$OUT_DIR"
 else
-    if [ "$TINY" = "1" ]; then
-        config="$RECIPES_DIR/configs/pdh-wikitext103-tiny.toml"
-        search_data_args "" "a prepared copy of data/demo/lm, e.g. from recipes/prepare-demo.sh" \
-            dict.txt
-    else
-        config="$RECIPES_DIR/configs/pdh-wikitext103.toml"
-        search_data_args "$REPO_DIR/data/wikitext103-bin" \
-            "make it with recipes/prepare-wikitext103.sh, or set DATA to its output" dict.txt
-    fi
+    search_wiki103_config  # sets config and DATA_ARGS
     args=(evolve "$config" --out "$OUT_DIR")
     args+=(${DATA_ARGS[@]+"${DATA_ARGS[@]}"} ${LAUNCH_ARGS[@]+"${LAUNCH_ARGS[@]}"})
     args+=(${BATCH_ARGS[@]+"${BATCH_ARGS[@]}"})

@@ -21,6 +21,7 @@ from evotrans.genome.validate import validate_branch, validate_cell, validate_lm
 from evotrans.genome.widths import cell_output_width, combine_widths
 
 MAX_TRIES = 10_000
+HIGH_RATE_TRIES = 100  # children drawn at the caller's p before mutate() lowers it
 LAST_BLOCK_TRIES = 16
 GENES = ("input", "norm", "layer", "output_dim", "activation")
 
@@ -146,7 +147,9 @@ def mutate(
 
     Draws are repeated until the child is valid and differs from the parent as an
     architecture (see :func:`evotrans.genome.hashing.canonical`); ``p`` is raised to at
-    least 1/(4 * number of genes) so that this terminates quickly. Returns the child and
+    least 1/(4 * number of genes) so that this terminates quickly, and after
+    ``HIGH_RATE_TRIES`` invalid children lowered to at most 1/(number of genes): at a high
+    ``p`` a child is close to a random genome, and few of those are valid. Returns the child and
     one line per changed gene, e.g. ``decoder block 3 left layer: separable_conv_7x1 ->
     attention_16_heads``.
     """
@@ -157,10 +160,11 @@ def mutate(
     p = max(p, 1.0 / (4 * n_genes))
     parent = {role: canonical_cell(cell) for role, cell in cells}
     lm = genome.encoder is None
-    for _ in range(MAX_TRIES):
+    for attempt in range(MAX_TRIES):
+        rate = p if attempt < HIGH_RATE_TRIES else min(p, 1.0 / n_genes)
         notes: list[str] = []
         child = {
-            role: _mutate_cell(cell, role, rng, p, num_cells, lm, notes) for role, cell in cells
+            role: _mutate_cell(cell, role, rng, rate, num_cells, lm, notes) for role, cell in cells
         }
         if all(canonical_cell(c) == parent[role] for role, c in child.items()):
             continue

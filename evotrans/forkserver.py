@@ -101,13 +101,29 @@ class ForkServer:
                 raise ForkServerError("the fork server did not start")
         return self._proc
 
-    def spawn(self, argv: list[str], env: dict[str, str], cwd: str, log: Path) -> WarmProcess:
-        """Start ``argv`` (a fairseq console script and its arguments) warm."""
+    def spawn(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str,
+        log: Path,
+        pid_file: Path | None = None,
+    ) -> WarmProcess:
+        """Start ``argv`` (a fairseq console script and its arguments) warm. The server writes
+        ``pid_file`` (pid and start time) before it answers, so a driver killed at any moment
+        leaves a process that the next driver can find and stop."""
         if Path(argv[0]).name not in ENTRY_POINTS:
             raise ForkServerError(f"{argv[0]}: not a fairseq tool the fork server runs")
         exit_path = log.with_name(log.name + ".exit")
         exit_path.unlink(missing_ok=True)
-        request = {"argv": argv, "env": env, "cwd": cwd, "log": str(log), "exit": str(exit_path)}
+        request = {
+            "argv": argv,
+            "env": env,
+            "cwd": cwd,
+            "log": str(log),
+            "exit": str(exit_path),
+            "pid_file": str(pid_file) if pid_file is not None else None,
+        }
         with self._lock:
             proc = self._ensure()
             try:
@@ -133,7 +149,9 @@ _SERVER: ForkServer | None = None
 _SERVER_LOCK = threading.Lock()
 
 
-def start_fairseq(argv: list[str], env: dict[str, str], log: Path) -> WarmProcess:
+def start_fairseq(
+    argv: list[str], env: dict[str, str], log: Path, pid_file: Path | None = None
+) -> WarmProcess:
     """Start a fairseq tool warm, through this process's fork server (started once)."""
     global _SERVER
     with _SERVER_LOCK:
@@ -142,7 +160,7 @@ def start_fairseq(argv: list[str], env: dict[str, str], log: Path) -> WarmProces
 
             _SERVER = ForkServer([plugin_dir()])
         server = _SERVER
-    return server.spawn(argv, env, os.getcwd(), log)
+    return server.spawn(argv, env, os.getcwd(), log, pid_file)
 
 
 def process_start_time(pid: int) -> str | None:
@@ -153,6 +171,13 @@ def process_start_time(pid: int) -> str | None:
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _write_atomically(path: str, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 def _alive(pid: int) -> bool:
@@ -196,11 +221,7 @@ def _serve(preload: list[str]) -> None:
                 return
             path = children.pop(pid, None)
             if path is not None:
-                code = os.waitstatus_to_exitcode(status)
-                tmp = f"{path}.tmp"
-                with open(tmp, "w") as f:
-                    f.write(str(code))
-                os.replace(tmp, path)
+                _write_atomically(path, str(os.waitstatus_to_exitcode(status)))
 
     signal.signal(signal.SIGCHLD, reap)
     print(json.dumps({"ready": True}), file=replies, flush=True)
@@ -215,6 +236,8 @@ def _serve(preload: list[str]) -> None:
                     replies.close()
                     _child(run, request)  # never returns
                 children[pid] = request["exit"]
+                if request.get("pid_file"):
+                    _write_atomically(request["pid_file"], f"{pid} {process_start_time(pid) or ''}")
             finally:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
             reply: dict[str, Any] = {"pid": pid}

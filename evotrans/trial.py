@@ -274,7 +274,7 @@ def _start(cmd: list[str], env: dict[str, str], log, log_path: Path, *, warm: bo
     """fairseq-train in its own session: forked from the warm fork server, or cold."""
     if warm:
         try:
-            return forkserver.start_fairseq(cmd, env, log_path)
+            return forkserver.start_fairseq(cmd, env, log_path, log_path.parent / "pid")
         except forkserver.ForkServerError as err:
             log.write(f"# evotrans: warm start unavailable ({err}); starting cold\n")
             log.flush()

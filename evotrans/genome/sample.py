@@ -21,7 +21,7 @@ from evotrans.genome.validate import validate_branch, validate_cell, validate_lm
 from evotrans.genome.widths import cell_output_width, combine_widths
 
 MAX_TRIES = 10_000
-HIGH_RATE_TRIES = 100  # children drawn at the caller's p before mutate() lowers it
+HIGH_RATE_TRIES = MAX_TRIES // 2  # children drawn at the caller's p before mutate() lowers it
 LAST_BLOCK_TRIES = 16
 GENES = ("input", "norm", "layer", "output_dim", "activation")
 

@@ -170,7 +170,7 @@ def training_comparisons(
         compare(
             "MT evolved_transformer (3+4 cells) vs transformer (6+6 layers), d=128",
             mt_data,
-            MT_COMMON,
+            [*MT_COMMON, "--max-tokens", "1000"],  # the later flag wins: shorter runs
             [
                 "--arch",
                 "transformer",

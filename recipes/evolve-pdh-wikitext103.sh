@@ -32,11 +32,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 take_tiny_flag "$@"
 [ "$TINY_FLAG_TAKEN" = "1" ] && shift
 one_of "$TINY" TINY 0 1
-if [ "$TINY" = "1" ]; then
-    search_out_dir "runs/pdh-wikitext103-tiny" "$@"
-else
-    search_out_dir "runs/pdh-wikitext103" "$@"
-fi
+search_out_dir "runs/pdh-wikitext103" "$@"  # "-tiny" appended with TINY=1
 search_launch_args 1440 32
 if [ -n "${MAX_CHILDREN:-}" ]; then
     positive_int "$MAX_CHILDREN" MAX_CHILDREN

@@ -28,11 +28,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 take_tiny_flag "$@"
 [ "$TINY_FLAG_TAKEN" = "1" ] && shift
 one_of "$TINY" TINY 0 1
-if [ "$TINY" = "1" ]; then
-    search_out_dir "runs/pdh-wmt14-tiny" "$@"
-else
-    search_out_dir "runs/pdh-wmt14" "$@"
-fi
+search_out_dir "runs/pdh-wmt14" "$@"  # "-tiny" appended with TINY=1
 search_launch_args 720 64
 if [ -n "${MAX_CHILDREN:-}" ]; then
     positive_int "$MAX_CHILDREN" MAX_CHILDREN

@@ -34,11 +34,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 take_tiny_flag "$@"
 [ "$TINY_FLAG_TAKEN" = "1" ] && shift
 one_of "$TINY" TINY 0 1
+search_out_dir "runs/sandwich-wikitext103" "$@"  # "-tiny" appended with TINY=1
 if [ "$TINY" = "1" ]; then
-    search_out_dir "runs/sandwich-wikitext103-tiny" "$@"
     KS="${KS:-0..2}" PAIRS="${PAIRS:-2}" STEPS="${STEPS:-10}"
 else
-    search_out_dir "runs/sandwich-wikitext103" "$@"
     KS="${KS:-0..16}" PAIRS="${PAIRS:-16}" STEPS="${STEPS:-}"
 fi
 SEEDS="${SEEDS:-1}"

@@ -231,10 +231,12 @@ search_help() {
 }
 
 # search_out_dir DEFAULT ARGS...: set OUT_DIR from the recipe's arguments (after take_tiny_flag's
-# shift): [OUT_DIR], default DEFAULT; -h/--help prints the header; anything else dies.
+# shift): [OUT_DIR], default DEFAULT (DEFAULT-tiny with TINY=1); -h/--help prints the header;
+# anything else dies.
 search_out_dir() {
     local default="$1"
     shift
+    [ "$TINY" = "1" ] && default="$default-tiny"
     local usage="usage: $RECIPE_NAME [--tiny] [OUT_DIR]"
     case "${1:-}" in
         -h | --help)

@@ -73,7 +73,7 @@ class TaskConfig:
     threads: int = 0  # torch threads per trial; 0 = cores / workers
     beam: int = 4
     memory_limit_mb: int | None = None  # cap on a trial's memory (RLIMIT_DATA, MiB); None: none
-    warm_start: bool = True  # fork trials from a process that imported fairseq once
+    warm_start: bool = True  # fork CPU trials from a process that imported fairseq once
 
     @classmethod
     def from_dict(cls, table: Mapping[str, Any], where: str = "task") -> TaskConfig:

@@ -271,8 +271,10 @@ def _run_logged(cmd, log_path: Path, trial_dir: Path, request: TrialRequest, tas
 
 
 def _start(cmd: list[str], env: dict[str, str], log, log_path: Path, *, warm: bool):
-    """fairseq-train in its own session: forked from the warm fork server, or cold."""
-    if warm:
+    """fairseq-train in its own session: forked from the warm fork server, or cold. GPU trials
+    start cold: a process forked after CUDA was touched cannot use it, and the fork server's
+    imports have not been checked on a GPU machine yet."""
+    if warm and "--cpu" in cmd:
         try:
             return forkserver.start_fairseq(cmd, env, log_path, log_path.parent / "pid")
         except forkserver.ForkServerError as err:
@@ -373,7 +375,7 @@ def _evaluate(
 
 def _capture(cmd: list[str], log_path: Path, request: TrialRequest, task: TaskConfig) -> str | None:
     """Run an evaluation tool; its output (also kept in ``log_path``), or None if it failed."""
-    if task.warm_start:
+    if task.warm_start and "--cpu" in cmd:
         log_path.unlink(missing_ok=True)
         try:
             proc = forkserver.start_fairseq(cmd, _trial_env(request, task), log_path)

@@ -173,6 +173,12 @@ def process_start_time(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
+def pid_record(pid: int) -> str:
+    """A trial's pid file: the pid and its kernel start time (read by the trial runner's
+    stale-process check, which leaves a later process that reuses the pid alone)."""
+    return f"{pid} {process_start_time(pid) or ''}"
+
+
 def _write_atomically(path: str, text: str) -> None:
     tmp = f"{path}.tmp"
     with open(tmp, "w") as f:
@@ -237,7 +243,7 @@ def _serve(preload: list[str]) -> None:
                     _child(run, request)  # never returns
                 children[pid] = request["exit"]
                 if request.get("pid_file"):
-                    _write_atomically(request["pid_file"], f"{pid} {process_start_time(pid) or ''}")
+                    _write_atomically(request["pid_file"], pid_record(pid))
             finally:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
             reply: dict[str, Any] = {"pid": pid}

@@ -254,29 +254,44 @@ def _trial_env(request: TrialRequest, task: TaskConfig) -> dict[str, str]:
 
 def _run_logged(cmd, log_path: Path, trial_dir: Path, request: TrialRequest, task: TaskConfig):
     env = _trial_env(request, task)
+    pid_file = trial_dir / "pid"
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"# evotrans trial {request.trial_id}: {' '.join(cmd)}\n")
         log.flush()
-        proc = _start(cmd, env, log, log_path, warm=task.warm_start)
+        proc = _start(cmd, env, log, log_path, warm=task.warm_start, pid_file=pid_file)
         _apply_limits(proc.pid, task, env)  # memory_limit_mb (and fault injection)
-        (trial_dir / "pid").write_text(f"{proc.pid} {process_start_time(proc.pid) or ''}")
+        pid_file.write_text(forkserver.pid_record(proc.pid))  # the fork server wrote it already
         try:
-            return "done", proc.wait(timeout=task.timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc.pid)
-            proc.wait()
-            return "timeout", proc.returncode
+            return _wait(proc, task.timeout_s)
         finally:
-            (trial_dir / "pid").unlink(missing_ok=True)
+            pid_file.unlink(missing_ok=True)
 
 
-def _start(cmd: list[str], env: dict[str, str], log, log_path: Path, *, warm: bool):
+def _wait(proc, timeout: float) -> tuple[str, int]:
+    """("done", exit code), or ("timeout", code) after killing the process group."""
+    try:
+        return "done", proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid)
+        proc.wait()
+        return "timeout", proc.returncode
+
+
+def _start(
+    cmd: list[str],
+    env: dict[str, str],
+    log,
+    log_path: Path,
+    *,
+    warm: bool,
+    pid_file: Path | None = None,
+):
     """fairseq-train in its own session: forked from the warm fork server, or cold. GPU trials
     start cold: a process forked after CUDA was touched cannot use it, and the fork server's
     imports have not been checked on a GPU machine yet."""
     if warm and "--cpu" in cmd:
         try:
-            return forkserver.start_fairseq(cmd, env, log_path, log_path.parent / "pid")
+            return forkserver.start_fairseq(cmd, env, log_path, pid_file)
         except forkserver.ForkServerError as err:
             log.write(f"# evotrans: warm start unavailable ({err}); starting cold\n")
             log.flush()
@@ -374,30 +389,22 @@ def _evaluate(
 
 
 def _capture(cmd: list[str], log_path: Path, request: TrialRequest, task: TaskConfig) -> str | None:
-    """Run an evaluation tool; its output (also kept in ``log_path``), or None if it failed."""
+    """Run an evaluation tool; its output (also kept in ``log_path``), or None if it failed.
+    Cold runs keep stdout and stderr apart (a block-buffered stdout could be cut mid-line by
+    stderr in one file); a warm child writes both line by line to ``log_path``."""
+    env = _trial_env(request, task)
     if task.warm_start and "--cpu" in cmd:
         log_path.unlink(missing_ok=True)
         try:
-            proc = forkserver.start_fairseq(cmd, _trial_env(request, task), log_path)
+            proc = forkserver.start_fairseq(cmd, env, log_path)
         except forkserver.ForkServerError:
             pass
         else:
-            try:
-                code = proc.wait(timeout=task.timeout_s)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc.pid)
-                proc.wait()
-                code = None
+            status, code = _wait(proc, task.timeout_s)
             out = log_path.read_text(errors="replace") if log_path.exists() else ""
-            return out if code == 0 else None
+            return out if status == "done" and code == 0 else None
     try:
-        proc = subprocess.run(
-            cmd,
-            capture_output=True,
-            text=True,
-            timeout=task.timeout_s,
-            env=_trial_env(request, task),
-        )
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=task.timeout_s, env=env)
     except subprocess.TimeoutExpired:
         log_path.write_text("timed out\n")
         return None

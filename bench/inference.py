@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.runner import measure, median, tool
-from bench.training import MT_COMMON, PLUGIN_DIR
+from bench.training import MT_COMMON, PLUGIN_DIR, TRAIN_FLAGS
 
 _SPEED = re.compile(r"Translated ([\d,]+) sentences .*?\(([\d.]+) sentences/s")
 
@@ -46,15 +46,7 @@ def _train(data: Path, arch: list[str], save: Path, updates: int) -> Path:
         str(save),
         "--no-epoch-checkpoints",
         "--disable-validation",
-        "--seed",
-        "1",
-        "--cpu",
-        "--num-workers",
-        "0",
-        "--optimizer",
-        "adam",
-        "--lr",
-        "0.001",
+        *TRAIN_FLAGS,
     ]
     result = measure(cmd)
     if result.returncode != 0:

@@ -41,6 +41,10 @@ def _wps(output: str) -> float:
     return median([float(r["wps"]) for r in records])
 
 
+# Every benchmark training run: same seed, CPU, data in-process, the same optimizer.
+TRAIN_FLAGS = ["--seed", "1", "--cpu", "--num-workers", "0", "--optimizer", "adam", "--lr", "0.001"]
+
+
 def _train(data: Path, common: list[str], arch: list[str], updates: int, save: Path):
     cmd = [
         tool("fairseq-train"),
@@ -59,15 +63,7 @@ def _train(data: Path, common: list[str], arch: list[str], updates: int, save: P
         "json",
         "--log-interval",
         "5",
-        "--seed",
-        "1",
-        "--cpu",
-        "--num-workers",
-        "0",
-        "--optimizer",
-        "adam",
-        "--lr",
-        "0.001",
+        *TRAIN_FLAGS,
     ]
     result = measure(cmd)
     if result.returncode != 0:

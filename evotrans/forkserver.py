@@ -137,13 +137,6 @@ class ForkServer:
             raise ForkServerError(reply.get("error", "the fork server gave no pid"))
         return WarmProcess(int(reply["pid"]), exit_path)
 
-    def close(self) -> None:
-        with self._lock:
-            if self._proc is not None and self._proc.poll() is None:
-                self._proc.stdin.close()
-                self._proc.wait(timeout=10)
-            self._proc = None
-
 
 _SERVER: ForkServer | None = None
 _SERVER_LOCK = threading.Lock()

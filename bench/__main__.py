@@ -63,6 +63,7 @@ def main() -> None:
             inference = generate_comparison(mt, Path(work), args.repeats)
         with tempfile.TemporaryDirectory() as work:
             startup = startup_cost(lm, Path(work), repeats=max(args.repeats, 3))
+    from bench.depthwise import depthwise_cases
     from bench.search import (
         driver_cost,
         genome_proposals_per_second,
@@ -70,6 +71,7 @@ def main() -> None:
         worker_utilisation,
     )
 
+    depthwise = depthwise_cases()
     costs = [driver_cost(int(n)) for n in args.scales.split(",")]
     orders_per_s = order_proposals_per_second()
     utilisation = {n: worker_utilisation(n) for n in (1, 2, 4)}
@@ -103,6 +105,24 @@ def main() -> None:
         "slower (1/ratio = ET step time / Transformer step time) at about the same "
         "parameter count.",
     ]
+    lines += [
+        "",
+        "## The ET's depthwise convolutions on CPU",
+        "",
+        "Forward + backward of one depthwise convolution (`T x B x C`, ET base widths), "
+        "2 threads, median of 15 interleaved repeats: grouped `nn.Conv1d` (the layers' "
+        "path before, and still on GPU) vs `depthwise_conv_tbc` (shifted multiply-adds, "
+        "`fairseq_plugins/modules/depthwise_conv.py`, the layers' CPU path; equal up to "
+        "float32 summation order, tested against conv1d and by gradcheck).",
+        "",
+        "| convolution | T x B x C, k | conv1d ms | depthwise_conv_tbc ms | speed-up |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for c in depthwise:
+        lines.append(
+            f"| {c.name} | {c.steps} x {c.batch} x {c.channels}, {c.kernel} | "
+            f"{c.conv1d_ms:.2f} | {c.shifted_ms:.2f} | **{c.speedup:.2f}x** |"
+        )
     if inference is not None:
         lines += [
             "",

@@ -124,6 +124,7 @@ def test_pdh_sets_hurdles_and_promotes_from_checkpoints(uninterrupted: Path):
     assert "hurdle" in status and "best models" in status
 
 
+@pytest.mark.slow  # CI kills drivers mid-trial in tests/reliability/test_chaos.py
 def test_kill_9_and_resume_loses_and_duplicates_nothing(
     uninterrupted: Path, demo_lm_bin: Path, tmp_path: Path
 ):

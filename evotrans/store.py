@@ -353,6 +353,13 @@ def holds_experiment(location: str | Path) -> bool:
     path = db_path(location)
     if not path.is_file():
         return False
+    wal = path.with_name(path.name + "-wal")
+    if not (wal.is_file() and wal.stat().st_size > 0):
+        # Nothing committed waits in a WAL: the file's header is the truth. Read it rather
+        # than open SQLite, whose read-only connection would leave -shm/-wal side files.
+        version = _header_user_version(path)
+        if version is not None:
+            return version >= 1
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
         try:
@@ -361,6 +368,37 @@ def holds_experiment(location: str | Path) -> bool:
             conn.close()
     except sqlite3.Error:
         return True  # something is there; opening it will say what is wrong
+
+
+def check_experiment(location: str | Path) -> Path:
+    """The store's path if ``location`` holds an experiment; else the one-line error.
+    Reads only (an empty store is refused before anything opens it for writing)."""
+    path = db_path(location)
+    if not path.is_file():
+        raise EvotransError(f"{path.parent}: no experiment here (missing {path.name})")
+    if _header_user_version(path) is None:
+        raise EvotransError(f"{path}: not a usable SQLite store (not a SQLite database file)")
+    if not holds_experiment(path):
+        raise EvotransError(
+            f"{path}: not an evotrans experiment store (empty: a driver stopped while "
+            "creating it? start it again with evotrans evolve CONFIG --out DIR)"
+        )
+    return path
+
+
+def _header_user_version(path: Path) -> int | None:
+    """``PRAGMA user_version`` from a SQLite file's 100-byte header (0 for an empty
+    file); None when the file is not a SQLite database or cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+    except OSError:
+        return None
+    if not header:
+        return 0
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return None
+    return int.from_bytes(header[60:64], "big", signed=True)
 
 
 class ExperimentStore:
@@ -483,16 +521,11 @@ class ExperimentStore:
     @classmethod
     def open(cls, location: str | Path) -> ExperimentStore:
         """Open an existing experiment; a clear error if there is none."""
-        path = db_path(location)
-        if not path.is_file():
-            raise EvotransError(f"{path.parent}: no experiment here (missing {path.name})")
+        path = check_experiment(location)
         store = cls(path)
-        if not store.initialized:
+        if not store.initialized:  # (replaced since the check)
             store.close()
-            raise EvotransError(
-                f"{path}: not an evotrans experiment store (empty: a driver stopped while "
-                "creating it? start it again with evotrans evolve CONFIG --out DIR)"
-            )
+            raise EvotransError(f"{path}: not an evotrans experiment store")
         return store
 
     @property

@@ -57,12 +57,13 @@ def continue_experiment(
     from evotrans.display import best_table, compute_line, live_progress, stage_table
     from evotrans.launch import launcher_from_config
     from evotrans.search.driver import DriverLock, make_algorithm, run
-    from evotrans.store import ExperimentStore, db_path
+    from evotrans.store import ExperimentStore, check_experiment, db_path
 
     if not db_path(out).exists():
         raise EvotransError(
             f"{out}: no experiment here (start one: evotrans evolve CONFIG --out DIR)"
         )
+    check_experiment(out)  # an empty or foreign file: refused before the lock is taken
     console = Console(width=None if Console().is_terminal else 160)
     # the lock first: a second driver is refused before it opens (or migrates) anything
     with DriverLock(out), ExperimentStore.open(out) as store:

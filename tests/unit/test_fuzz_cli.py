@@ -10,12 +10,10 @@ Checked for every run: exit 0, or exit 2 with exactly one printable error line
 (argparse's usage errors are one line too: the parser prints no usage block); no
 traceback; nothing reaches a shell (no ``os.system``/``os.popen``/``shell=True``,
 and no ``pwned`` file appears, whatever ``$(…)``, backticks, ``;`` or ``|`` the
-arguments hold); a rejected run writes nothing at all (two known exceptions, see
-:func:`check_run`: ``resume`` takes ``DIR/driver.lock`` before it opens the store,
-and probing an existing store leaves SQLite's ``-shm``/``-wal`` side files), an
-accepted one writes only in its experiment / output directory. ``--out`` and
-``DIR`` are plain paths: ``..`` and absolute paths are followed as given (they are
-the user's own paths), nothing in them is expanded.
+arguments hold); a rejected run writes nothing at all, an accepted one writes only
+in its experiment / output directory. ``--out`` and ``DIR`` are plain paths: ``..``
+and absolute paths are followed as given (they are the user's own paths), nothing
+in them is expanded.
 """
 
 from __future__ import annotations
@@ -293,11 +291,6 @@ def check_run(sandbox: Sandbox, argv: list[str], what: str | None = None) -> Cli
     assert_clean(result)
     diff = changed(before, tree(sandbox.root))
     if result.code != 0:
-        if argv[:1] == ["resume"]:  # the driver's lock file is taken before the store opens
-            diff = {path for path in diff if Path(path).name != "driver.lock"}
-        # SQLite's -shm/-wal files of an existing store, left by a read-only probe (store.py's
-        # holds_experiment; reported): the database itself must be unchanged
-        diff = {path for path in diff if not path.endswith(("sqlite-shm", "sqlite-wal"))}
         assert not diff, (argv, sorted(diff)[:5])
     else:
         allowed = writes_allowed(sandbox, argv)
@@ -376,20 +369,15 @@ def test_a_corrupt_store_is_one_clean_line(sandbox: Sandbox):
         assert check_run(sandbox, [command, str(bad)]).code == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store.py (not fixed here, reported): opening an empty DIR/experiment.sqlite "
-    "to reject it rewrites it as a 4 KiB WAL database; remove this marker once it does not",
-)
 def test_an_empty_store_is_rejected_without_writing(sandbox: Sandbox):
     empty = sandbox.root / "empty-store"
     empty.mkdir(exist_ok=True)
     (empty / "experiment.sqlite").write_bytes(b"")
     for command in ("status", "resume", "report"):
         before = tree(empty)
-        result = run_cli([command, str(empty)])  # (not counted: a known bug)
+        result = run_cli([command, str(empty)])
         assert_clean(result)
-        diff = {path for path in changed(before, tree(empty)) if path != "driver.lock"}
+        diff = changed(before, tree(empty))
         assert result.code == 2 and not diff, command
 
 

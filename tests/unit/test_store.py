@@ -14,7 +14,7 @@ import pytest
 
 from evotrans.errors import EvotransError
 from evotrans.search.types import TrialResult
-from evotrans.store import SCHEMA_VERSION, ExperimentStore
+from evotrans.store import SCHEMA_VERSION, ExperimentStore, check_experiment, holds_experiment
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = {"search": {"algorithm": "pdh"}, "space": {"kind": "order", "n_pairs": 2}}
@@ -67,6 +67,35 @@ def test_newer_schema_is_refused(tmp_path):
     conn.close()
     with pytest.raises(EvotransError, match="newer"):
         ExperimentStore.open(tmp_path)
+
+
+def test_probing_a_store_reads_only(tmp_path, store):
+    """holds_experiment / check_experiment: the truth whether or not the WAL holds the
+    creating transaction, and no file written (no -shm/-wal left behind, an empty store
+    not rewritten)."""
+    path = store.path
+    assert holds_experiment(path)  # open: the creation may still be in the WAL
+    store.close()
+    assert not path.with_name(path.name + "-wal").exists()  # checkpointed on close
+    before = sorted(p.name for p in path.parent.iterdir())
+    assert holds_experiment(path.parent) and check_experiment(path.parent) == path
+    assert sorted(p.name for p in path.parent.iterdir()) == before
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "experiment.sqlite").write_bytes(b"")
+    assert not holds_experiment(empty)
+    with pytest.raises(EvotransError, match="empty"):
+        ExperimentStore.open(empty)
+    assert [p.name for p in empty.iterdir()] == ["experiment.sqlite"]
+    assert (empty / "experiment.sqlite").stat().st_size == 0
+
+    garbage = tmp_path / "garbage"
+    garbage.mkdir()
+    (garbage / "experiment.sqlite").write_bytes(b"not a database" * 100)
+    assert holds_experiment(garbage)  # something is there: evolve --out must not take it
+    with pytest.raises(EvotransError, match="not a SQLite database"):
+        check_experiment(garbage)
 
 
 def test_individual_and_trial_lifecycle(store):

@@ -191,7 +191,9 @@ def main() -> None:
         lines += [
             "This run had no GPU. The figures below are the last ones taken on a GPU machine "
             "(`docs/gpu/gpu_bench.md`, written by `bench/gpu/train_bench.py`); to refresh "
-            "them there: `source bench/gpu/setup.sh && python3 bench/gpu/train_bench.py "
+            "them: `bash bench/gpu/make-site.sh` here (the offline site folder, "
+            "`.gpu-wheels/`, 21 MB), carry `.gpu-wheels` to the GPU machine, and there "
+            "`source bench/gpu/setup.sh && python3 bench/gpu/train_bench.py "
             "--data data/demo-bin --out docs/gpu --updates 200 --precision fp16`.",
             "",
         ]

@@ -50,25 +50,35 @@ def _conv1d(x, weight, left):
 
 
 def _step_ms(impl, x, weight, grad, left: int) -> float:
-    """Milliseconds of one forward + backward of ``impl``."""
+    """Milliseconds of one forward + backward of ``impl`` (GPU work included)."""
+    import torch
+
     x.grad = weight.grad = None
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+    sync()
     start = time.perf_counter()
     impl(x, weight, left).backward(grad)
+    sync()
     return (time.perf_counter() - start) * 1e3
 
 
-def depthwise_cases(repeats: int = 15, threads: int = 2) -> list[DepthwiseCase]:
+def depthwise_cases(
+    repeats: int = 15, threads: int = 2, device: str = "cpu", dtype: str = "float32"
+) -> list[DepthwiseCase]:
+    """Both implementations on ``device`` (``bench/gpu/train_bench.py`` runs them on
+    CUDA in fp16, where the layers still use conv1d, to decide whether they should not)."""
     import torch
 
     from fairseq_plugins.modules.depthwise_conv import depthwise_conv_tbc
 
     torch.set_num_threads(threads)
     impls = {"conv1d": _conv1d, "shifted": depthwise_conv_tbc}
+    like = {"device": device, "dtype": getattr(torch, dtype)}
     results = []
     for name, steps, batch, channels, kernel in CASES:
-        x = torch.randn(steps, batch, channels, requires_grad=True)
-        weight = torch.randn(channels, 1, kernel, requires_grad=True)
-        grad = torch.randn(steps, batch, channels)
+        x = torch.randn(steps, batch, channels, **like, requires_grad=True)
+        weight = torch.randn(channels, 1, kernel, **like, requires_grad=True)
+        grad = torch.randn(steps, batch, channels, **like)
         timings: dict[str, list[float]] = {key: [] for key in impls}
         for impl in impls.values():  # warm-up
             _step_ms(impl, x, weight, grad, kernel // 2)

@@ -5,8 +5,9 @@
     (counted from 1 in this process), or ``SECONDS`` after it (from a timer
     thread: "during a trial"). Events: the driver's ``proposed``, ``started``,
     ``submitted``, ``recorded``, ``synced``; ``commit`` (inside every outermost
-    store transaction, just before ``COMMIT``) and ``hurdle`` (inside the
-    transaction that writes a hurdle).
+    store transaction, just before ``COMMIT``), ``hurdle`` (inside the
+    transaction that writes a hurdle) and ``spawned`` (a cold trial process
+    exists, its pid not yet recorded).
 ``EVOTRANS_CHAOS_TRIAL_FSIZE=BYTES``
     trial processes may write no file larger than ``BYTES`` (``RLIMIT_FSIZE``:
     a full disk, for the trial only). Read from the trial's environment.
@@ -23,7 +24,7 @@ import threading
 
 KILL_ENV = "EVOTRANS_CHAOS_KILL_AT"
 FSIZE_ENV = "EVOTRANS_CHAOS_TRIAL_FSIZE"
-EVENTS = ("proposed", "started", "submitted", "recorded", "synced", "commit", "hurdle")
+EVENTS = ("proposed", "started", "submitted", "recorded", "synced", "commit", "hurdle", "spawned")
 
 Plan = dict[str, tuple[int, float]]
 

@@ -258,9 +258,7 @@ def _run_logged(cmd, log_path: Path, trial_dir: Path, request: TrialRequest, tas
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"# evotrans trial {request.trial_id}: {' '.join(cmd)}\n")
         log.flush()
-        proc = _start(cmd, env, log, log_path, warm=task.warm_start, pid_file=pid_file)
-        _apply_limits(proc.pid, task, env)  # memory_limit_mb (and fault injection)
-        pid_file.write_text(forkserver.pid_record(proc.pid))  # the fork server wrote it already
+        proc = _start(cmd, env, log, log_path, task=task, pid_file=pid_file)
         try:
             return _wait(proc, task.timeout_s)
         finally:
@@ -277,27 +275,64 @@ def _wait(proc, timeout: float) -> tuple[str, int]:
         return "timeout", proc.returncode
 
 
-def _start(
-    cmd: list[str],
-    env: dict[str, str],
-    log,
-    log_path: Path,
-    *,
-    warm: bool,
-    pid_file: Path | None = None,
-):
-    """fairseq-train in its own session: forked from the warm fork server, or cold. GPU trials
-    start cold: a process forked after CUDA was touched cannot use it, and the fork server's
-    imports have not been checked on a GPU machine yet."""
-    if warm and "--cpu" in cmd:
+def _start(cmd: list[str], env: dict[str, str], log, log_path: Path, *, task, pid_file: Path):
+    """fairseq-train in its own session, its pid file written and its limits
+    (``memory_limit_mb``) set before it runs: forked from the warm fork server (which
+    writes the pid file before it answers), or cold. GPU trials start cold: a process
+    forked after CUDA was touched cannot use it, and the fork server's imports have not
+    been checked on a GPU machine yet."""
+    if task.warm_start and "--cpu" in cmd:
         try:
-            return forkserver.start_fairseq(cmd, env, log_path, pid_file)
+            proc = forkserver.start_fairseq(cmd, env, log_path, pid_file)
         except forkserver.ForkServerError as err:
             log.write(f"# evotrans: warm start unavailable ({err}); starting cold\n")
             log.flush()
-    return subprocess.Popen(
-        cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-    )
+        else:
+            _apply_limits(proc.pid, task, env)
+            return proc
+    return _start_cold(cmd, env, log, task=task, pid_file=pid_file)
+
+
+# The cold start's first program: wait on the gate pipe, then become ``argv[2:]`` (same
+# pid). EOF instead of the go byte means the driver died before recording the pid: exit
+# without running anything, so a killed driver can never leave an unrecorded trial running.
+_GATE = (
+    "import os, sys\n"
+    "fd = int(sys.argv[1])\n"
+    "go = os.read(fd, 1)\n"
+    "os.close(fd)\n"
+    "if go != b'1':\n"
+    "    os._exit(75)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def _start_cold(cmd: list[str], env: dict[str, str], log, *, task, pid_file: Path):
+    """A new process behind a gate: its pid file and limits are in place before it
+    executes ``cmd`` (the gate opens only after both)."""
+    gate_read, gate_write = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _GATE, str(gate_read), *cmd],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            pass_fds=(gate_read,),
+        )
+    except BaseException:
+        os.close(gate_write)
+        raise
+    finally:
+        os.close(gate_read)
+    try:
+        chaos.point("spawned")
+        pid_file.write_text(forkserver.pid_record(proc.pid))
+        _apply_limits(proc.pid, task, env)  # memory_limit_mb (and fault injection)
+        os.write(gate_write, b"1")
+    finally:
+        os.close(gate_write)
+    return proc
 
 
 def _kill_stale_process(trial_dir: Path) -> None:

@@ -1,13 +1,18 @@
-"""GPU training throughput and MFU: plugin vs native fairseq, ET vs Transformer (bf16).
+"""GPU training throughput and MFU: plugin vs native fairseq, ET vs Transformer (fp16).
 
-Run on a GPU machine after ``source bench/gpu/setup.sh``:
+fairseq 0.12 has no CUDA bf16 (``--bf16`` implies ``--tpu``): ``--precision fp16``
+(the default) is ``--fp16``, the same tensor-core peak on Hopper. Build the offline
+site folder first where PyPI is (``bash bench/gpu/make-site.sh``), carry
+``.gpu-wheels`` to the GPU machine, then run there after ``source bench/gpu/setup.sh``:
 ``python3 bench/gpu/train_bench.py --data data/demo-bin --out OUT_DIR``.
 Writes ``gpu_bench.json`` and ``gpu_bench.md`` into OUT_DIR. Each configuration
 trains ``--updates`` updates; the figure is the median fairseq ``wps`` (target
 tokens/s) over the logged intervals after the first (warm-up). MFU counts
 6 FLOPs per parameter per token (forward + backward) for the non-embedding
 parameters and the output projection, over ``--peak-tflops`` (H100 SXM dense
-bf16: 989).
+fp16/bf16: 989). It also times the ET's depthwise convolution both ways on the GPU
+(``bench/depthwise.py``: grouped conv1d, which the layers use on GPU, vs the shifted
+multiply-adds they use on CPU).
 """
 
 from __future__ import annotations
@@ -152,11 +157,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--updates", type=int, default=300)
     parser.add_argument("--peak-tflops", type=float, default=989.0)
-    parser.add_argument("--precision", default="bf16", choices=["bf16", "fp16", "fp32"])
+    parser.add_argument("--precision", default="fp16", choices=["fp16", "fp32"])
     args = parser.parse_args()
     import torch
 
-    precision = {"bf16": ["--bf16"], "fp16": ["--fp16"], "fp32": []}[args.precision]
+    precision = {"fp16": ["--fp16"], "fp32": []}[args.precision]
     vocab = {
         k: sum(1 for _ in open(args.data / k / ("dict.txt" if k == "lm" else "dict.en.txt"))) + 4
         for k in ("lm", "mt")
@@ -199,6 +204,22 @@ def main() -> None:
         lines.append(
             f"| {r['kind']} | {r['name']} | {r['params']:,} | {r['wps']:,.0f} | "
             f"{100 * r.get('mfu', 0):.1f} % | {r['loss']} |"
+        )
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from bench.depthwise import depthwise_cases
+
+    dtype = "float16" if args.precision == "fp16" else "float32"
+    lines += [
+        "",
+        f"ET depthwise convolution on the GPU ({dtype}, forward + backward, median of 15):",
+        "",
+        "| convolution | T x B x C, k | conv1d ms | shifted ms | speed-up |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for c in depthwise_cases(device="cuda", dtype=dtype):
+        lines.append(
+            f"| {c.name} | {c.steps} x {c.batch} x {c.channels}, {c.kernel} | "
+            f"{c.conv1d_ms:.3f} | {c.shifted_ms:.3f} | {c.speedup:.2f}x |"
         )
     (args.out / "gpu_bench.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -425,3 +425,57 @@ def test_a_preempted_submitit_job_requeues_itself(tmp_path, monkeypatch):
         **_figure(trial, [a.outcome for a in attempts]),
         "runs": len(runs),
     }
+
+
+_SPAWN_AND_DIE = """
+import sys
+from pathlib import Path
+from evotrans import chaos, trial
+from evotrans.tasks import TaskConfig
+
+chaos.configure("spawned:1")  # SIGKILL between the cold start and its pid file
+marker, pid_file = Path(sys.argv[1]), Path(sys.argv[2])
+task = TaskConfig.from_dict({"kind": "lm", "data": "."})
+cmd = [sys.executable, "-c", f"import pathlib; pathlib.Path({str(marker)!r}).write_text('ran')"]
+with open(pid_file.with_suffix(".log"), "w") as log:
+    trial._start_cold(cmd, {}, log, task=task, pid_file=pid_file)
+"""
+
+
+def test_a_driver_killed_before_recording_a_cold_trial_leaves_nothing_running(tmp_path):
+    """The cold start's gate: the process exists before its pid file does; a driver
+    killed in between must not leave it to train unrecorded (it exits unrun)."""
+    import subprocess
+    import sys
+
+    marker, pid_file = tmp_path / "ran", tmp_path / "pid"
+    driver = subprocess.run(
+        [sys.executable, "-c", _SPAWN_AND_DIE, str(marker), str(pid_file)],
+        env=venv_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert driver.returncode == -signal.SIGKILL, driver.stderr
+    assert not pid_file.exists()
+    time.sleep(1.0)  # the orphan, had it run, writes the marker at once
+    assert not marker.exists()
+    log = (tmp_path / "pid.log").read_text()
+    assert "Traceback" not in log
+
+
+def test_a_cold_trial_runs_once_its_pid_is_recorded(tmp_path):
+    import sys
+
+    marker, pid_file = tmp_path / "ran", tmp_path / "pid"
+    task = TaskConfig.from_dict({"kind": "lm", "data": "."})
+    code = f"import os, pathlib; pathlib.Path({str(marker)!r}).write_text(str(os.getpid()))"
+    with open(tmp_path / "log", "w") as log:
+        from evotrans.trial import _start_cold
+
+        proc = _start_cold(
+            [sys.executable, "-c", code], dict(os.environ), log, task=task, pid_file=pid_file
+        )
+        recorded = int(pid_file.read_text().split()[0])
+        assert proc.wait(timeout=60) == 0
+    assert recorded == proc.pid == int(marker.read_text())  # the gate became the command

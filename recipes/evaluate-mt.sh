@@ -8,10 +8,9 @@
 #   tokenized BLEU (compound-split)   the number older papers report (Vaswani 27.3 / 28.4,
 #               Ott et al. 29.3, ET 28.4 / 29.8): tensor2tensor's get_ende_bleu.sh and fairseq's
 #               compound_split_bleu.sh tokenize with Moses and split hyphenated compounds
-#               (a-b -> a ##AT##-##AT## b) before multi-bleu. sacremoses is not installed here,
-#               so this recipe splits the compounds the same way and lets sacreBLEU's 13a
-#               tokenizer stand in for Moses: an approximation, labelled as such, and NOT
-#               comparable to sacreBLEU.
+#               (a-b -> a ##AT##-##AT## b) before multi-bleu; so does this recipe
+#               (evotrans.tokenized_bleu: sacremoses, the Python Moses tokenizer, then BLEU over
+#               the tokens). NOT comparable to sacreBLEU.
 #
 #   bash recipes/evaluate-mt.sh [--tiny] CKPT [DATA] [-- EXTRA_FAIRSEQ_GENERATE_ARGS...]
 #
@@ -23,10 +22,11 @@
 # Writes OUT (default: next to the checkpoint, CKPT_NAME.eval-mt.SUBSET.json) with both scores,
 # signatures and settings, and beside it the generation log (.gen.txt), hypotheses (.hyp.txt)
 # and references (.ref.txt) in sentence-id order. The last line printed is
-# `SUBSET sacreBLEU: X (SIGNATURE); tokenized BLEU (compound-split, not comparable): Y`.
+# `SUBSET sacreBLEU: X (SIGNATURE); tokenized BLEU (Moses, compound-split): Y`.
 #
 # Environment: BEAM (4), LENPEN (0.6), MAX_LEN_A (1), MAX_LEN_B (50), BATCH_SIZE (128),
-# SUBSET (test), REF, SRC_LANG/TGT_LANG (default: the pair in DATA), PRECISION (fp32, the
+# SUBSET (test), REF, SRC_LANG/TGT_LANG (default: the pair in DATA; TGT_LANG is also the Moses
+# tokenizer's language), PRECISION (fp32, the
 # default, or fp16), OUT, TINY=1 / --tiny: on the CPU, outputs of at most 8 pieces
 # (MAX_LEN_A 0, MAX_LEN_B 8). Everything after `--` goes to fairseq-generate unchanged.
 set -euo pipefail
@@ -141,14 +141,20 @@ bleu_line() {
     printf '%s\t%s\n' "$sig" "$score"
 }
 IFS=$'\t' read -r signature score < <(bleu_line "$stem.ref.txt" "$stem.hyp.txt")
-# compound splitting as in compound_split_bleu.sh (s{(\S)-(\S)}{$1 ##AT##-##AT## $2}g), with a
-# letters-only stand-in for ##AT##-##AT## that the 13a tokenizer keeps as one token
-split_compounds() { sed -E 's/([^[:space:]])-([^[:space:]])/\1 ATATHYPHENATAT \2/g' "$1"; }
-split_compounds "$stem.hyp.txt" >"$stem.hyp.compound-split.txt"
-split_compounds "$stem.ref.txt" >"$stem.ref.compound-split.txt"
-IFS=$'\t' read -r tok_signature tok_score < <(bleu_line "$stem.ref.compound-split.txt" \
-    "$stem.hyp.compound-split.txt" --tokenize 13a)
-rm -f "$ids_hyp" "$stem.hyp.compound-split.txt" "$stem.ref.compound-split.txt"
+# the target language (Moses tokenizer): TGT_LANG, or the one language pair of the split in DATA
+if [ -n "${TGT_LANG:-}" ]; then
+    tgt_lang="$TGT_LANG"
+else
+    pairs="$(for idx in "$data/$subset".*-*.*.idx; do
+        name="${idx##*/}" && name="${name#"$subset".}" && echo "${name%%.*}"
+    done | sort -u)"
+    [ -n "$pairs" ] && [ "$(wc -l <<<"$pairs")" -eq 1 ] ||
+        die "cannot tell the target language of $data ($subset pairs: ${pairs:-none}): set SRC_LANG and TGT_LANG"
+    tgt_lang="${pairs#*-}"
+fi
+IFS=$'\t' read -r tok_signature tok_score < <("$(python_tool)" -m evotrans.tokenized_bleu \
+    --lang "$tgt_lang" "$stem.ref.txt" "$stem.hyp.txt")
+rm -f "$ids_hyp"
 [[ "$score" =~ ^[0-9.]+$ ]] && [[ "$tok_score" =~ ^[0-9.]+$ ]] ||
     { echo "$RECIPE_NAME: could not read sacrebleu's scores ('$score', '$tok_score')" >&2; exit 1; }
 
@@ -167,9 +173,9 @@ rm -f "$ids_hyp" "$stem.hyp.compound-split.txt" "$stem.ref.compound-split.txt"
         "$score" "$(json_str "$signature")"
     printf '  "tokenized_bleu_compound_split": {"score": %s, "signature": %s, "note": %s}\n' \
         "$tok_score" "$(json_str "$tok_signature")" \
-        "$(json_str "13a tokenization + ##AT##-##AT## compound splitting, approximating Moses-tokenized multi-bleu (compound_split_bleu.sh); not comparable to sacreBLEU")"
+        "$(json_str "Moses tokenizer (sacremoses) + ##AT##-##AT## compound splitting + BLEU over the tokens, as compound_split_bleu.sh / get_ende_bleu.sh; not comparable to sacreBLEU")"
     printf '}\n'
 } >"$out"
 echo "sacreBLEU (detokenized, against $ref_name): $score  $signature"
-echo "tokenized BLEU (13a + compound split, approximates compound_split_bleu.sh; not comparable to sacreBLEU): $tok_score"
-echo "$subset sacreBLEU: $score ($signature); tokenized BLEU (compound-split, not comparable): $tok_score"
+echo "tokenized BLEU (Moses tokenizer + compound split, as compound_split_bleu.sh; not comparable to sacreBLEU): $tok_score  $tok_signature"
+echo "$subset sacreBLEU: $score ($signature); tokenized BLEU (Moses, compound-split): $tok_score"

@@ -279,13 +279,16 @@ def test_evaluate_mt_reports_sacrebleu_with_signature(runs) -> None:
     ref = DEMO / "mt" / "test.en"
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith("test sacreBLEU: ")
-    assert "not comparable" in proc.stdout
+    assert "not comparable" in proc.stdout and "tokenized BLEU (Moses, compound-split)" in last
     result = json.loads((save / "checkpoint_avg2.eval-mt.test.json").read_text())
     signature = result["sacrebleu"]["signature"]
     assert signature.startswith(("nrefs:", "BLEU+")), signature  # sacrebleu 2.x / 1.x
     assert "tok:13a" in signature or "tok.13a" in signature
     assert 0 <= result["sacrebleu"]["score"] <= 100
-    assert 0 <= result["tokenized_bleu_compound_split"]["score"] <= 100
+    tokenized = result["tokenized_bleu_compound_split"]
+    assert 0 <= tokenized["score"] <= 100
+    assert tokenized["signature"].startswith("moses-tokenizer:en(sacremoses ")  # demo: de→en
+    assert "+compound-split|" in tokenized["signature"] and "tok:none" in tokenized["signature"]
     assert (result["beam"], result["lenpen"], result["sentences"]) == (4, 0.6, 1000)
     hyps = (save / "checkpoint_avg2.eval-mt.test.hyp.txt").read_text("utf-8").splitlines()
     refs = (save / "checkpoint_avg2.eval-mt.test.ref.txt").read_text("utf-8").splitlines()

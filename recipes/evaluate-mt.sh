@@ -148,7 +148,7 @@ else
     pairs="$(for idx in "$data/$subset".*-*.*.idx; do
         name="${idx##*/}" && name="${name#"$subset".}" && echo "${name%%.*}"
     done | sort -u)"
-    [ -n "$pairs" ] && [ "$(wc -l <<<"$pairs")" -eq 1 ] ||
+    [ -n "$pairs" ] && [[ "$pairs" != *"*"* ]] && [ "$(wc -l <<<"$pairs")" -eq 1 ] ||
         die "cannot tell the target language of $data ($subset pairs: ${pairs:-none}): set SRC_LANG and TGT_LANG"
     tgt_lang="${pairs#*-}"
 fi

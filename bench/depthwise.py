@@ -41,14 +41,6 @@ CASES = [
 ]
 
 
-def _conv1d(x, weight, left):
-    import torch.nn.functional as F
-
-    k = weight.size(-1)
-    h = F.pad(x.permute(1, 2, 0), (left, k - 1 - left))
-    return F.conv1d(h, weight, groups=x.size(-1)).permute(2, 0, 1).contiguous()
-
-
 def _step_ms(impl, x, weight, grad, left: int) -> float:
     """Milliseconds of one forward + backward of ``impl`` (GPU work included)."""
     import torch
@@ -69,10 +61,10 @@ def depthwise_cases(
     CUDA in fp16, where the layers still use conv1d, to decide whether they should not)."""
     import torch
 
-    from fairseq_plugins.modules.depthwise_conv import depthwise_conv_tbc
+    from fairseq_plugins.modules.depthwise_conv import depthwise_conv_tbc, grouped_conv1d_tbc
 
     torch.set_num_threads(threads)
-    impls = {"conv1d": _conv1d, "shifted": depthwise_conv_tbc}
+    impls = {"conv1d": grouped_conv1d_tbc, "shifted": depthwise_conv_tbc}
     like = {"device": device, "dtype": getattr(torch, dtype)}
     results = []
     for name, steps, batch, channels, kernel in CASES:

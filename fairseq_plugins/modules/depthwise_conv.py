@@ -69,4 +69,12 @@ def depthwise_conv_tbc(x: Tensor, weight: Tensor, padding_left: int) -> Tensor:
     return _ShiftedDepthwise.apply(padded.contiguous(), weight.view(channels_out, k))
 
 
-__all__ = ["depthwise_conv_tbc"]
+def grouped_conv1d_tbc(x: Tensor, weight: Tensor, padding_left: int) -> Tensor:
+    """The same convolution as :func:`depthwise_conv_tbc`, run as PyTorch's grouped
+    ``F.conv1d`` in ``B x C x T`` (the layers' path on GPU, cuDNN's kernels)."""
+    k = weight.size(-1)
+    h = F.pad(x.permute(1, 2, 0), (padding_left, k - 1 - padding_left))
+    return F.conv1d(h, weight, groups=x.size(-1)).permute(2, 0, 1).contiguous()
+
+
+__all__ = ["depthwise_conv_tbc", "grouped_conv1d_tbc"]

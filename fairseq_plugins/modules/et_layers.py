@@ -101,7 +101,7 @@ from fairseq.incremental_decoding_utils import with_incremental_state
 from fairseq.modules import LightweightConv1dTBC, MultiheadAttention
 from torch import Tensor
 
-from fairseq_plugins.modules.depthwise_conv import depthwise_conv_tbc
+from fairseq_plugins.modules.depthwise_conv import depthwise_conv_tbc, grouped_conv1d_tbc
 
 IncrementalState = dict[str, dict[str, Tensor | None]] | None
 
@@ -534,14 +534,9 @@ class LightweightConvLayer(BranchLayer):
         weight = utils.softmax(conv.weight.view(heads, k), dim=1).type_as(conv.weight)
         weight = conv.weight_dropout_module(weight)
         weight = weight.repeat_interleave(self.in_dim // heads, dim=0).unsqueeze(1)  # C x 1 x K
-        if x.device.type == "cpu":
-            y = depthwise_conv_tbc(x, weight, self.padding_l)
-            return y if conv.bias is None else y + conv.bias.view(1, 1, -1)
-        h = F.pad(x.permute(1, 2, 0), (self.padding_l, k - 1 - self.padding_l))
-        y = F.conv1d(h, weight, groups=self.in_dim).permute(2, 0, 1)
-        if conv.bias is not None:
-            y = y + conv.bias.view(1, 1, -1)
-        return y.contiguous()
+        convolve = depthwise_conv_tbc if x.device.type == "cpu" else grouped_conv1d_tbc
+        y = convolve(x, weight, self.padding_l)
+        return y if conv.bias is None else y + conv.bias.view(1, 1, -1)
 
 
 def _future_mask(x: Tensor) -> Tensor:

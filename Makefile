@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.evotrans-setup
 DEMO_OUT ?= runs/demo
 
-.PHONY: setup demo test test-all lint bench chaos clean-demo
+.PHONY: setup demo test test-fast test-all lint bench chaos clean-demo
 
 setup: $(STAMP)
 
@@ -29,7 +29,11 @@ demo: $(STAMP)
 	$(BIN)/evotrans demo --out $(DEMO_OUT)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
+
+# the edit-test loop: unit and model tests (no fairseq CLI), about a minute on 2 cores
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not integration and not slow"
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m "slow or not slow"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.model
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("fairseq")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +121,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     out = Path(args.dir)
     if not db_path(out).exists():
         raise EvotransError(f"{out}: no experiment here")
+    if args.json:
+        from evotrans.status_json import open_read_only, status_object, to_json
+
+        with open_read_only(out) as store:
+            text = to_json(status_object(store, out, args.top))
+        try:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:  # (`| head`): the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     console = Console(width=None if Console().is_terminal else 160)
     with ExperimentStore.open(out) as store:
         search = store.config.get("search", {})
@@ -153,4 +166,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("status", help="stages, hurdles, best models, compute spent")
     p.add_argument("dir", help="experiment directory")
     p.add_argument("--top", type=int, default=10, help="how many best models to list")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object on stdout (every individual, trial and hurdle); reads only",
+    )
     p.set_defaults(func=cmd_status)

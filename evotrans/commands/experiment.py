@@ -145,6 +145,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _top(text: str) -> int:
+    """``--top``: a count from 0 to 2**31 - 1 (SQLite takes no larger LIMIT)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 0 <= value < 2**31:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and {2**31 - 1}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     from evotrans import overrides as cli
 
@@ -165,7 +176,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("status", help="stages, hurdles, best models, compute spent")
     p.add_argument("dir", help="experiment directory")
-    p.add_argument("--top", type=int, default=10, help="how many best models to list")
+    p.add_argument("--top", type=_top, default=10, help="how many best models to list")
     p.add_argument(
         "--json",
         action="store_true",

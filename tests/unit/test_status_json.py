@@ -301,3 +301,15 @@ def test_bad_dirs_are_the_one_line_errors_of_status(tmp_path, capsys, case):
         assert files(out) == before
     assert main(["status", str(out)]) == 2
     assert capsys.readouterr().err == json_err.err
+
+
+@pytest.mark.parametrize("top", ["-1", "x", str(2**31), "9" * 30])
+def test_top_out_of_range_is_a_one_line_error(tmp_path, capsys, top):
+    out = tmp_path / "exp"
+    create_experiment(out, PDH).close()
+    for json_flag in ([], ["--json"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["status", str(out), "--top", top, *json_flag])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--top" in err

@@ -138,9 +138,10 @@ def test_pdh_over_orders(tmp_path, capsys):
     assert data["name"] == "exp" and data["space"] == "order"
     assert data["counts"]["individuals"] == 16 and len(data["hurdles"]) == 2
     assert {h["stage"] for h in data["hurdles"]} == {0, 1}
-    # the hurdle of stage 0 is set when its m-th model is evaluated: m children before it
+    # the first hurdle is set once m (hurdle_models) children are evaluated at stage 0
     first = data["hurdles"][0]
-    assert first["stage"] == 0 and first["children_before"] == first["m"] == 4
+    assert first["stage"] == 0 and first["children_before"] == PDH["search"]["hurdle_models"]
+    assert data["hurdles"][1]["children_before"] >= first["children_before"]
     origins = {i["origin"] for i in data["individuals"]}
     assert origins <= {"seed", "random", "mutation"} and "mutation" in origins
     assert any(i["parent"] is not None for i in data["individuals"])

@@ -1,31 +1,20 @@
 """Exact parameter counts of genome models (every weight, bias and LayerNorm counted).
 
-Widths are absolute here: ``i`` = a branch's input width, ``o`` = its output
-width (``w * d`` from :mod:`evotrans.genome.widths`), ``e`` = the encoder output
-width (d), ``k`` = kernel width. The formulas are those of the modules in
-``fairseq_plugins.modules.et_layers`` (the integration tests compare them with
-``sum(p.numel())`` of built models), one line per layer family in
-:func:`layer_params`:
+Widths are absolute here: ``i`` = a branch's input width, ``o`` = its output width
+(``w * d`` from :mod:`evotrans.genome.widths`), ``e`` = the encoder stack's output
+width. The per-layer formulas are :func:`evotrans.genome.layers.layer_params` (the
+one definition of the layer bank; the integration tests compare them with
+``sum(p.numel())`` of the modules ``fairseq_plugins`` builds). A hidden state that
+several ``layer_norm`` branches read is normalized once (nas_model.py:508-515):
+2·width per state read through ``layer_norm``, not per branch.
 
-====================================  =============================================
-``identity``, ``dead_branch``         0
-``standard_conv_1x1`` (dense)         i·o + o
-``standard_conv_kx1``                 k·i·o + o
-``dilated_conv_kx1`` (no bias)        k·i·o
-``separable_conv_kx1``                k·i (depthwise, no bias) + i·o + o (pointwise)
-``depthwise_conv_kx1`` (no bias)      k·o (channel multiplier o/i)
-``lightweight_conv_kx1_r_R``          k·(i/R) (one softmaxed kernel per R channels)
-                                      + (i·o + o if o != i: a projection)
-``gated_linear_unit`` (o = i)         2·(i·i + i)
-self-attention (o = i)                4·(i·i + i)   (q, k, v, out projections)
-``attend_to_encoder`` (o = i)         2·(i·i + i) + 2·(e·i + i)   (k, v from the encoder)
-``layer_norm`` gene                   2·i
-====================================  =============================================
-
-Per model (:func:`genome_params`): ``num_cells`` × the cell, + 2·d for each
-stack's final LayerNorm, + vocab·d for the embeddings (sinusoidal positions have
-no parameters; shared input/output embeddings by default; a translation model
-with shared source/target dictionaries shares one table).
+Per model (:func:`genome_params`): every stacked copy of a cell (copies can have
+different widths, :func:`evotrans.genome.widths.copy_widths`), + 2·W for each
+stack's final LayerNorm over its output width W, + for a decoder whose output is
+not d wide the reference's resize (nas_model.py:915-939: dense W→d with bias, then
+a LayerNorm over d), + vocab·d for the embeddings (sinusoidal positions have no
+parameters; shared input/output embeddings by default; a translation model with
+shared source/target dictionaries shares one table).
 """
 
 from __future__ import annotations
@@ -33,9 +22,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from evotrans.genome import space
+from evotrans.genome import layers, space
 from evotrans.genome.types import Branch, Cell, Genome
-from evotrans.genome.widths import branch_output_width, state_widths
+from evotrans.genome.widths import (
+    branch_output_width,
+    copy_widths,
+    stack_output_width,
+    state_widths,
+)
 
 
 def layer_norm_params(width: int) -> int:
@@ -43,38 +37,44 @@ def layer_norm_params(width: int) -> int:
 
 
 def layer_params(layer: str, width_in: int, width_out: int, encoder_dim: int) -> int:
-    """Parameters of one ``layer`` gene value with absolute widths (see the module table)."""
-    i, o, e = width_in, width_out, encoder_dim
-    k = space.kernel_width(layer)
-    if layer in ("identity", "dead_branch"):
-        return 0
-    if layer.startswith("standard_conv"):  # k = 1: the dense layer
-        return k * i * o + o
-    if layer.startswith("dilated_conv"):
-        return k * i * o
-    if layer.startswith("separable_conv"):
-        return k * i + i * o + o
-    if layer.startswith("depthwise_conv"):
-        return k * o
-    if layer.startswith("lightweight_conv"):
-        return k * (i // space.lightweight_r(layer)) + (0 if o == i else i * o + o)
-    if layer == "gated_linear_unit":
-        return 2 * (i * i + i)
-    if layer == "attend_to_encoder":
-        return 2 * (i * i + i) + 2 * (e * i + i)
-    if space.is_attention(layer):
-        return 4 * (i * i + i)
-    raise ValueError(f"unknown layer {layer!r}")
+    """Parameters of one ``layer`` gene value with absolute widths
+    (:func:`evotrans.genome.layers.layer_params`)."""
+    try:
+        return layers.layer_params(layer, width_in, width_out, encoder_dim)
+    except ValueError:
+        raise ValueError(f"unknown layer {layer!r}") from None
 
 
-def branch_params(branch: Branch, widths: list[Fraction], d: int) -> int:
-    """Parameters of one branch (its LayerNorm included) given its cell's state widths."""
+def branch_params(
+    branch: Branch, widths: list[Fraction], d: int, encoder_dim: int | None = None
+) -> int:
+    """Parameters of one branch's layer (its LayerNorm is the state's, see
+    :func:`norm_params`) given its cell copy's state widths; ``encoder_dim``: the encoder
+    output width (default d)."""
     if branch.is_dead:
         return 0
-    width_in = int(widths[branch.input] * d)
-    width_out = int(branch_output_width(branch, widths[branch.input]) * d)
-    norm = layer_norm_params(width_in) if branch.norm == "layer_norm" else 0
-    return norm + layer_params(branch.layer, width_in, width_out, d)
+    out = branch_output_width(branch, widths[branch.input])
+    assert out is not None
+    width_in, width_out = int(widths[branch.input] * d), int(out * d)
+    return layer_params(
+        branch.layer, width_in, width_out, d if encoder_dim is None else encoder_dim
+    )
+
+
+def normed_states(cell: Cell) -> dict[int, int]:
+    """``{state: block}``: each hidden state read through ``layer_norm``, with the first
+    block (1-based) that reads it so (its LayerNorm is counted there)."""
+    first: dict[int, int] = {}
+    for index, block in enumerate(cell.blocks, start=1):
+        for _, b in block.branches():
+            if not b.is_dead and b.norm == "layer_norm":
+                first.setdefault(b.input, index)
+    return first
+
+
+def norm_params(cell: Cell, widths: list[Fraction], d: int) -> int:
+    """Parameters of a cell copy's LayerNorms: one per state read through ``layer_norm``."""
+    return sum(layer_norm_params(int(widths[s] * d)) for s in normed_states(cell))
 
 
 @dataclass(frozen=True)
@@ -100,27 +100,50 @@ def describe_branch(b: Branch) -> str:
     return f"{norm}{b.layer}({b.input}){width}{act}"
 
 
-def cell_rows(cell: Cell, role: str, d: int) -> list[BlockRow]:
-    """Per-block rows of a (valid) cell at model width ``d``."""
+def cell_rows(cell: Cell, role: str, d: int, encoder_dim: int | None = None) -> list[BlockRow]:
+    """Per-block rows of the first copy of a (valid) cell at model width ``d`` (a state's
+    shared LayerNorm counts in the first block that reads it through ``layer_norm``)."""
     widths = state_widths(cell)
-    return [
-        BlockRow(
-            role,
-            i,
-            describe_branch(block.left),
-            describe_branch(block.right),
-            block.combiner,
-            f"{widths[i]}d",
-            branch_params(block.left, widths, d) + branch_params(block.right, widths, d),
+    first = normed_states(cell)
+    rows = []
+    for i, block in enumerate(cell.blocks, start=1):
+        norms = sum(layer_norm_params(int(widths[s] * d)) for s, b in first.items() if b == i)
+        params = sum(branch_params(b, widths, d, encoder_dim) for _, b in block.branches())
+        rows.append(
+            BlockRow(
+                role,
+                i,
+                describe_branch(block.left),
+                describe_branch(block.right),
+                block.combiner,
+                f"{widths[i]}d",
+                norms + params,
+            )
         )
-        for i, block in enumerate(cell.blocks, start=1)
-    ]
+    return rows
 
 
-def cell_params(cell: Cell, d: int) -> int:
-    """Parameters of one copy of a cell."""
-    widths = state_widths(cell)
-    return sum(branch_params(b, widths, d) for block in cell.blocks for _, b in block.branches())
+def cell_params(
+    cell: Cell, d: int, input_width: Fraction = Fraction(1), encoder_dim: int | None = None
+) -> int:
+    """Parameters of one copy of a cell whose input is ``input_width`` wide (relative)."""
+    widths = state_widths(cell, input_width)
+    layers_ = sum(
+        branch_params(b, widths, d, encoder_dim)
+        for block in cell.blocks
+        for _, b in block.branches()
+    )
+    return layers_ + norm_params(cell, widths, d)
+
+
+def stack_params(cell: Cell, d: int, *, decoder: bool, encoder_dim: int | None = None) -> int:
+    """Every copy of a cell, the stack's final LayerNorm and (decoder) the output resize."""
+    total = sum(cell_params(cell, d, w[0], encoder_dim) for w in copy_widths(cell))
+    out = int(stack_output_width(cell) * d)
+    total += layer_norm_params(out)
+    if decoder and out != d:
+        total += layers.layer_params("standard_conv_1x1", out, d) + layer_norm_params(d)
+    return total
 
 
 def genome_params(
@@ -142,10 +165,12 @@ def genome_params(
     from evotrans.genome.lm import without_encoder_attention
 
     if lm:
-        cells = [without_encoder_attention(genome.decoder)]
+        total = stack_params(without_encoder_attention(genome.decoder), d, decoder=True)
     else:
-        cells = [cell for _, cell in genome.cells()]
-    total = sum(cell.num_cells * cell_params(cell, d) + layer_norm_params(d) for cell in cells)
+        assert genome.encoder is not None
+        encoder_dim = int(stack_output_width(genome.encoder) * d)
+        total = stack_params(genome.encoder, d, decoder=False)
+        total += stack_params(genome.decoder, d, decoder=True, encoder_dim=encoder_dim)
     total += vocab * d
     if not lm and encoder_vocab is not None:
         total += encoder_vocab * d

@@ -18,7 +18,7 @@ from evotrans.genome import space
 from evotrans.genome.hashing import canonical_cell
 from evotrans.genome.types import Block, Branch, Cell, Genome
 from evotrans.genome.validate import validate_branch, validate_cell, validate_lm_cell
-from evotrans.genome.widths import cell_output_width, combine_widths
+from evotrans.genome.widths import combine_widths
 
 MAX_TRIES = 10_000
 HIGH_RATE_TRIES = MAX_TRIES // 2  # children drawn at the caller's p before mutate() lowers it
@@ -64,8 +64,11 @@ def random_cell(
 ) -> Cell:
     """A random valid cell (``lm``: a language model's decoder cell): each block drawn
     uniformly among the blocks that are valid after the earlier ones; the last block is
-    redrawn (up to ``LAST_BLOCK_TRIES`` times, then the whole cell) until the cell output
-    has width 1."""
+    redrawn (up to ``LAST_BLOCK_TRIES`` times, then the whole cell) until the whole cell
+    is valid. A cell may output any width (see :mod:`evotrans.genome.widths`), so what
+    this rejects are the stacked copies that break a width rule: a copy reads the
+    previous copy's output, and a lightweight convolution must widen by a whole
+    multiple of that width, no state wider than ``MAX_WIDTH``."""
     if blocks < 1:
         raise EvotransError(f"{role} cell: needs at least one block, got {blocks}")
     for _ in range(MAX_TRIES):
@@ -75,11 +78,13 @@ def random_cell(
             drawn.append(block)
             widths.append(width)
         for _ in range(LAST_BLOCK_TRIES):
-            block, width = _random_block(rng, blocks, role, widths, lm)
+            block, _width = _random_block(rng, blocks, role, widths, lm)
             cell = Cell((*drawn, block), num_cells)
-            if cell_output_width(cell, [*widths, width]) == 1:
+            try:
                 validate_cell(cell, role)
-                return cell
+            except EvotransError:
+                continue
+            return cell
     raise EvotransError(f"could not sample a valid {role} cell of {blocks} blocks")
 
 

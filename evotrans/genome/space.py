@@ -1,15 +1,19 @@
 """The Evolved Transformer search space: every gene's values and what a layer name means.
 
-Values as in So, Liang & Le (2019) and ``ET_SPEC.md`` §2. Widths are relative
-to the model dimension d and kept as :class:`~fractions.Fraction` (JSON and
-the compact form write them as ``"1/2"``, ``"1"``, ``"2"``, ``"4"``, so they
-round-trip exactly).
+Values as in So, Liang & Le (2019) and tensor2tensor's ``nas_layers.py`` (the layer
+names, defined once in :mod:`evotrans.genome.layers`) and ``nas_model.py``
+(activations :46-62, norms :64-66, combiners :68-71). Widths are relative to the model
+dimension d (the reference's absolute ``output_dims`` divided by ``hidden_size``)
+and kept as :class:`~fractions.Fraction` (JSON and the compact form write them as
+``"1/2"``, ``"1"``, ``"2"``, ``"4"``, so they round-trip exactly).
 
-Width conventions (see :mod:`evotrans.genome.widths`): ``identity``, every
-attention and the gated linear unit output their input width and ignore the
-``output_dim`` gene (which must still be one of :data:`OUTPUT_DIMS`; its
-canonical value is ``1``); every other layer outputs ``output_dim`` × d;
-``depthwise_conv_*`` needs an output width that is a multiple of its input width.
+Width conventions (see :mod:`evotrans.genome.widths`): ``identity`` outputs its
+input width and ignores the ``output_dim`` gene (which must still be one of
+:data:`OUTPUT_DIMS`; its canonical value is ``1``); every other layer, attentions
+and the gated linear unit included, outputs ``output_dim`` × d, except that a
+``depthwise_conv_*`` whose ``output_dim`` is not a multiple of its input width
+outputs its input width (nas_model.py:90-105); a ``lightweight_conv_*`` needs an
+output that is a multiple of its input width.
 """
 
 from __future__ import annotations
@@ -17,35 +21,25 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from evotrans.genome import layers
+
 ROLES = ("encoder", "decoder")
 NORMS = ("layer_norm", "none")
 ACTIVATIONS = ("swish", "relu", "leaky_relu", "none")
 COMBINERS = ("add", "concat", "multiply")
 OUTPUT_DIMS = (Fraction(1, 2), Fraction(1), Fraction(2), Fraction(4))
 
-SELF_ATTENTION_LAYERS = (
-    "standard_attention",  # the model's h heads
-    "attention_4_heads",
-    "attention_16_heads",
-    "attention_32_heads",
+SELF_ATTENTION_LAYERS = tuple(
+    name for name, spec in layers.LAYER_SPECS.items() if spec.kind == "attention"
 )
-LAYERS = (
-    "identity",
-    "dead_branch",
-    "standard_conv_1x1",  # a dense (position-wise linear) layer
-    "standard_conv_3x1",
-    "standard_conv_5x1",
-    *(f"separable_conv_{k}x1" for k in (3, 5, 7, 9, 11, 13, 15)),
-    *(f"depthwise_conv_{k}x1" for k in (3, 5, 7)),
-    "dilated_conv_3x1",  # dilation 2
-    "dilated_conv_5x1",
-    *(f"lightweight_conv_{k}x1_r_{r}" for k in (3, 5, 7, 15) for r in (1, 4, 16)),
-    "gated_linear_unit",
-    *SELF_ATTENTION_LAYERS,
-    "attend_to_encoder",  # decoder only: queries from the branch, keys/values from the encoder
-)
-DECODER_ONLY_LAYERS = ("attend_to_encoder",)
-WIDTH_PRESERVING = ("identity", "gated_linear_unit", *SELF_ATTENTION_LAYERS, "attend_to_encoder")
+#: ``identity``, ``dead_branch``, ``standard_conv_1x1`` (dense), ``standard_conv_{3,5}x1``,
+#: ``separable_conv_{3..15}x1``, ``depthwise_conv_{3,5,7}x1``, ``dilated_conv_{3,5}x1``
+#: (dilation 2), ``lightweight_conv_{3,5,7,15}x1_r_{1,4,16}``, ``gated_linear_unit``,
+#: the self-attentions and ``attend_to_encoder`` (decoder only: queries from the branch,
+#: keys/values from the encoder).
+LAYERS = layers.LAYER_NAMES
+DECODER_ONLY_LAYERS = layers.DECODER_ONLY_LAYERS
+WIDTH_PRESERVING = layers.FIXED_WIDTH_LAYERS
 
 _KERNEL = re.compile(r"_(\d+)x1")
 
@@ -77,7 +71,8 @@ def format_dim(value: Fraction) -> str:
 
 
 def is_width_preserving(layer: str) -> bool:
-    """Output width = input width (the ``output_dim`` gene is ignored)."""
+    """Output width = input width whatever ``output_dim`` says (only ``identity``;
+    nas_model.py:75-77)."""
     return layer in WIDTH_PRESERVING
 
 
@@ -93,11 +88,7 @@ def is_encoder_attention(layer: str) -> bool:
 def heads(layer: str, model_heads: int) -> int | None:
     """Attention heads of a layer (``standard_attention`` and ``attend_to_encoder``: the
     model's h); None for layers that are not attention."""
-    if layer in ("standard_attention", "attend_to_encoder"):
-        return model_heads
-    if is_attention(layer):
-        return int(layer.split("_")[1])
-    return None
+    return layers.heads(layer, model_heads)
 
 
 def kernel_width(layer: str) -> int | None:
@@ -111,8 +102,9 @@ def dilation(layer: str) -> int:
 
 
 def lightweight_r(layer: str) -> int | None:
-    """r of ``lightweight_conv_kx1_r_R``: consecutive channels sharing one kernel."""
-    return int(layer.rsplit("_", 1)[1]) if layer.startswith("lightweight_conv") else None
+    """R of ``lightweight_conv_kx1_r_R``: each kernel is tiled R times over the channels."""
+    spec = layers.LAYER_SPECS.get(layer)
+    return spec.share if spec is not None and spec.kind == "lightweight" else None
 
 
 def context(layer: str) -> int | None:

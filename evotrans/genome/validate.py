@@ -1,11 +1,15 @@
 """Genome validation: one-line :class:`EvotransError` messages naming cell, block, branch, gene.
 
-Rules (ET_SPEC.md §2): every gene takes a value of :mod:`evotrans.genome.space`;
+Rules (tensor2tensor's ``nas_model.py`` and ``nas_layers.py``; a genome is invalid
+where the reference raises): every gene takes a value of :mod:`evotrans.genome.space`;
 a branch reads an earlier hidden state (``0 .. block - 1``); ``attend_to_encoder``
-only in the decoder cell; not both branches of a block dead; depthwise
-convolutions output a multiple of their input width; the cell output has width 1
-(see :mod:`evotrans.genome.widths`); ``1 <= num_cells <= MAX_CELLS``. Size-dependent rules
-(whole widths, heads and lightweight ``r`` dividing the width) are in
+only in the decoder cell (nas_layers.py:583-585); not both branches of a block dead
+(nas_model.py:670-671); a lightweight convolution outputs a whole multiple of its
+input width (nas_layers.py:343-349), in every stacked copy of the cell (copies can
+read different widths, see :mod:`evotrans.genome.widths`); no hidden state wider than
+:data:`~evotrans.genome.widths.MAX_WIDTH` (an evotrans bound); ``1 <= num_cells <=
+MAX_CELLS``. A cell may output any width (the decoder's is resized to d by the model).
+Size-dependent rules (whole widths, heads dividing the attention's input width) are in
 :func:`validate_for_size`.
 
 Language models (``lm=True``) use the decoder cell alone. Its ``attend_to_encoder``
@@ -22,13 +26,15 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from evotrans.errors import EvotransError
-from evotrans.genome import space
+from evotrans.genome import layers, space
 from evotrans.genome.lm import without_encoder_attention
 from evotrans.genome.types import Block, Branch, Cell, Genome
 from evotrans.genome.widths import (
+    MAX_WIDTH,
     branch_output_width,
     cell_output_width,
     combine_widths,
+    copy_widths,
     state_widths,
     unused_outputs,
 )
@@ -37,6 +43,7 @@ __all__ = [
     "branch_output_width",
     "cell_output_width",
     "combine_widths",
+    "copy_widths",
     "state_widths",
     "unused_outputs",
     "validate",
@@ -100,14 +107,19 @@ def validate_branch(
         raise EvotransError(
             f"{where} activation: {not_one_of(branch.activation, space.ACTIVATIONS)}"
         )
-    width_in = widths[branch.input]
-    multiple = (branch.output_dim / width_in).denominator == 1
-    if branch.layer.startswith("depthwise_conv") and not multiple:
-        raise EvotransError(
-            f"{where} output dim: {branch.layer} output dim {branch.output_dim} is not a "
-            f"multiple of its input width {width_in}"
-        )
-    return branch_output_width(branch, width_in)
+    return _check_width(branch, where, widths[branch.input])
+
+
+def _check_width(branch: Branch, where: str, width_in: Fraction, copy: int = 1) -> Fraction | None:
+    """The branch's output width given its input width (in copy ``copy`` of its cell)."""
+    width_out = branch_output_width(branch, width_in)
+    if width_out is None:
+        return None
+    problem = layers.width_error(branch.layer, width_in, width_out)
+    if problem:
+        note = f" in stacked copy {copy} of the cell" if copy > 1 else ""
+        raise EvotransError(f"{where} output dim: {problem}{note}")
+    return width_out
 
 
 def validate_cell(cell: Cell, role: str) -> list[Fraction]:
@@ -139,14 +151,27 @@ def validate_cell(cell: Cell, role: str) -> list[Fraction]:
                 f"{_where(role, index)} combiner: {not_one_of(block.combiner, space.COMBINERS)}"
             )
         widths.append(combine_widths(block.combiner, left, right))
-    output = cell_output_width(cell, widths)
-    if output != 1:
-        blocks = ", ".join(str(i) for i in unused_outputs(cell))
-        raise EvotransError(
-            f"{role} cell output: width {output} (the sum of block outputs {blocks}, which no "
-            "later block reads) must be 1 (= d) so that cells stack"
-        )
+    _check_copies(cell, role)
     return widths
+
+
+def _check_copies(cell: Cell, role: str) -> None:
+    """The width rules in every stacked copy (each reads the previous copy's output)."""
+    seen: set[Fraction] = set()
+    for copy, widths in enumerate(copy_widths(cell), start=1):
+        if widths[0] not in seen:
+            seen.add(widths[0])
+            for index, block in enumerate(cell.blocks, start=1):
+                for side, branch in block.branches():
+                    where = _where(role, index, side)
+                    _check_width(branch, where, widths[branch.input], copy)
+        widest = max(widths)
+        if widest > MAX_WIDTH:
+            block = widths.index(widest)
+            raise EvotransError(
+                f"{role} cell num_cells: stacked copy {copy} of the cell has a hidden state "
+                f"{widest}d wide (block {block}), more than {MAX_WIDTH}d"
+            )
 
 
 def validate(genome: Genome, *, lm: bool = False) -> Genome:
@@ -179,41 +204,47 @@ def validate_lm_cell(cell: Cell) -> list[Fraction]:
 
 
 def validate_for_size(genome: Genome, d: int, model_heads: int) -> Genome:
-    """Also check the rules that depend on the model size: every branch width ``w * d``
-    whole, attention heads and lightweight-convolution ``r`` dividing the input width.
-    Returns the genome."""
+    """Also check the rules that depend on the model size, in every stacked copy: every
+    branch width ``w * d`` whole, attention heads dividing the attention's input width
+    (its query/key depth, common_attention.py's ``multihead_attention``). Returns the
+    genome."""
     if not _is_int(d) or d < 1:
         raise EvotransError(f"model size: d={d!r} must be a positive integer")
     if not _is_int(model_heads) or model_heads < 1:
         raise EvotransError(f"model size: heads={model_heads!r} must be a positive integer")
     validate(genome, lm=isinstance(genome, Genome) and genome.encoder is None)
     for role, cell in genome.cells():
-        widths = state_widths(cell)
-        for index, block in enumerate(cell.blocks, start=1):
-            for side, branch in block.branches():
-                if branch.is_dead:
-                    continue
-                where = _where(role, index, side)
-                width_in = widths[branch.input] * d
-                width_out = branch_output_width(branch, widths[branch.input]) * d
-                if width_in.denominator != 1:
-                    raise EvotransError(
-                        f"{where} input: width {widths[branch.input]} of d={d} is not whole"
-                    )
-                if width_out.denominator != 1:
-                    raise EvotransError(
-                        f"{where} output dim: {branch.output_dim} of d={d} is not a whole width"
-                    )
-                h = space.heads(branch.layer, model_heads)
-                if h is not None and int(width_in) % h:
-                    raise EvotransError(
-                        f"{where} layer: {branch.layer} has {h} heads, which do not divide its "
-                        f"input width {width_in} (d={d})"
-                    )
-                r = space.lightweight_r(branch.layer)
-                if r is not None and int(width_in) % r:
-                    raise EvotransError(
-                        f"{where} layer: {branch.layer} shares kernels over r={r} channels, "
-                        f"which does not divide its input width {width_in} (d={d})"
-                    )
+        seen: set[Fraction] = set()
+        for copy, widths in enumerate(copy_widths(cell), start=1):
+            if widths[0] not in seen:
+                seen.add(widths[0])
+                _check_size(cell, role, widths, d, model_heads, copy)
     return genome
+
+
+def _check_size(
+    cell: Cell, role: str, widths: list[Fraction], d: int, model_heads: int, copy: int
+) -> None:
+    note = f" in stacked copy {copy} of the cell" if copy > 1 else ""
+    for index, block in enumerate(cell.blocks, start=1):
+        for side, branch in block.branches():
+            if branch.is_dead:
+                continue
+            where = _where(role, index, side)
+            relative_out = branch_output_width(branch, widths[branch.input])
+            assert relative_out is not None
+            width_in, width_out = widths[branch.input] * d, relative_out * d
+            if width_in.denominator != 1:
+                raise EvotransError(
+                    f"{where} input: width {widths[branch.input]} of d={d} is not whole{note}"
+                )
+            if width_out.denominator != 1:
+                raise EvotransError(
+                    f"{where} output dim: {relative_out} of d={d} is not a whole width{note}"
+                )
+            h = space.heads(branch.layer, model_heads)
+            if h is not None and int(width_in) % h:
+                raise EvotransError(
+                    f"{where} layer: {branch.layer} has {h} heads, which do not divide its "
+                    f"input width {width_in} (d={d}){note}"
+                )

@@ -8,49 +8,56 @@ encoder (``causal=False``: "same" padding, padding-aware) or a decoder
 are absolute ints; the caller resolves a genome's relative widths, the branch
 norm, activation, dropout and the combiners — a layer is only the layer.
 
+Names, kinds, widths and parameter formulas come from the torch-free
+:mod:`evotrans.genome.layers` (one definition shared with the genome package);
+this module only builds them. Semantics are tensor2tensor's ``nas_layers.py``:
+every layer projects to the ``out_dim`` it is given except ``identity``;
 fairseq modules are reused where they exist, so numerics are fairseq's:
-``MultiheadAttention`` for every attention, ``LightweightConv1dTBC`` for the
-lightweight convolutions; ``standard_conv_1x1`` is an ``nn.Linear`` initialised
-like fairseq's FFN layers, other dense parts use fairseq's ``Linear`` helper (xavier
-uniform weight, zero bias), and every convolution kernel gets the same xavier
-uniform init (as ``LightweightConv1dTBC.reset_parameters`` does).
+``MultiheadAttention`` for every attention; ``standard_conv_1x1`` is an
+``nn.Linear`` initialised like fairseq's FFN layers, other dense parts use
+fairseq's ``Linear`` helper (xavier uniform weight, zero bias), and every
+convolution kernel gets xavier uniform init.
 
 Conventions
 -----------
 * ``dead_branch``: :func:`build_branch_layer` returns ``None``; the caller skips
   the branch. ``layer_output_dim`` gives 0 and ``count_parameters`` 0.
-* Fixed-width layers: ``identity`` and every attention output ``in_dim``
-  channels. :func:`layer_output_dim` resolves their width to ``in_dim`` whatever
-  the genome requests; :func:`build_branch_layer` raises ``ValueError`` if given
-  an ``out_dim`` other than ``in_dim`` (build with the resolved width).
-* ``depthwise_conv_kx1``: ``out_dim`` must be a positive multiple of ``in_dim``
-  (the channel multiplier); output channel ``j`` reads input channel
-  ``j // multiplier``. No bias (as the reference).
-* ``dilated_conv_kx1``: a full convolution with dilation 2; no bias (as the
-  reference). ``standard_conv_kx1`` has a bias; ``standard_conv_1x1`` is a dense
-  layer (``nn.Linear``).
+* Widths (:func:`layer_output_dim` = :func:`evotrans.genome.layers.output_width`):
+  ``identity`` outputs ``in_dim`` whatever is requested (nas_model.py:75-77);
+  ``depthwise_conv_kx1`` outputs the request when it is a multiple of ``in_dim``
+  (the channel multiplier; output channel ``j`` reads input channel
+  ``j // multiplier``), otherwise ``in_dim`` (nas_model.py:90-105); every other
+  layer outputs the request. :func:`build_branch_layer` raises ``ValueError`` for
+  an ``out_dim`` other than the resolved one (build with the resolved width).
+* ``dilated_conv_kx1``: a full convolution with dilation 2; no bias
+  (nas_layers.py:387-399). ``standard_conv_kx1`` has a bias; ``standard_conv_1x1`` is
+  a dense layer (``nn.Linear``).
 * ``separable_conv_kx1``: depthwise width-k convolution over the input channels
-  (no bias), then a pointwise ``Linear(in_dim, out_dim)`` (with bias).
-* ``lightweight_conv_kx1_r_R``: fairseq's ``LightweightConv1dTBC`` with
-  ``num_heads = in_dim // R`` (each kernel is shared by R consecutive channels;
-  ``in_dim`` must be a multiple of R), softmax-normalised over the width, no bias,
-  no weight dropout; then a ``Linear(in_dim, out_dim)`` (with bias) only when
-  ``out_dim != in_dim``. Full sequences run as one depthwise convolution with
-  the module's own (softmaxed) kernel; incremental steps run fairseq's own
-  incremental path and buffer.
+  (no bias), then a pointwise ``Linear(in_dim, out_dim)`` (with bias), as
+  ``tf.layers.SeparableConv1D`` (nas_layers.py:262-274).
+* ``lightweight_conv_kx1_r_R`` (nas_layers.py:335-378): a depthwise convolution
+  with channel multiplier ``m = out_dim / in_dim`` (a whole number >= 1, else
+  ``ValueError``: the reference raises), kernels softmax-normalised over the width,
+  no bias, no projection. Kernel tying is strided: ``in_dim // R`` base kernels
+  tiled R times over the channels (channel ``c`` uses base kernel
+  ``c % (in_dim // R)``, so it shares with ``c ± in_dim // R``), plus
+  ``in_dim % R`` untied kernels for the last channels.
 * Depthwise convolutions (depthwise, separable, lightweight) over full sequences
   on CPU run :func:`~fairseq_plugins.modules.depthwise_conv.depthwise_conv_tbc`
   (same sums in fairseq's ``T x B x C`` layout, no layout copies, a weight
   gradient several times faster than ``nn.Conv1d``'s on CPU); on GPU, and when
   decoding incrementally, the grouped ``F.conv1d``. Equal up to float32
   summation order (tested).
-* ``gated_linear_unit``: ``Linear(in, out)(x) * sigmoid(Linear(in, out)(x))``.
-* Attention: self-attention with the model's ``heads`` (``standard_attention``)
-  or 4/16/32 heads (which must divide ``in_dim``); ``attend_to_encoder`` (decoder
-  only) takes queries from the branch input and keys/values from
-  ``encoder_out`` (``encoder_dim`` wide) with ``heads`` heads. In a decoder the
-  self-attention is causal: with no ``self_attn_mask`` and no incremental state
-  a future mask is built (pass the stack's mask to share it).
+* ``gated_linear_unit``: ``Linear(in, out)(x) * sigmoid(Linear(in, out)(x))``
+  (nas_layers.py:550-558).
+* Attention (nas_layers.py:417-461, :494-523): queries, keys and values are
+  projected to ``in_dim`` (the reference's hidden depth), the output projection
+  maps ``in_dim -> out_dim``. Self-attention with the model's ``heads``
+  (``standard_attention``) or 4/16/32 heads; ``attend_to_encoder`` (decoder only)
+  takes queries from the branch input and keys/values from ``encoder_out``
+  (``encoder_dim`` wide) with ``heads`` heads. The heads must divide ``in_dim``.
+  In a decoder the self-attention is causal: with no ``self_attn_mask`` and no
+  incremental state a future mask is built (pass the stack's mask to share it).
 * Padding: ``padding_mask`` is B x T, True at pads. Every convolution (standard,
   dilated, depthwise, separable, lightweight) zeroes padded input positions
   before convolving, in encoders and decoders alike (so outputs at real
@@ -60,130 +67,55 @@ Conventions
 * Incremental decoding (``causal=True``, ``incremental_state`` given): ``x`` is
   the newest step(s). Convolutions keep the last ``(k - 1) * dilation`` inputs
   per layer in ``incremental_state`` (zeros before the first step, which equals
-  the causal left padding). Modules that own a buffer — ``ConvLayer`` here,
-  fairseq's ``LightweightConv1dTBC`` and ``MultiheadAttention`` — implement
-  ``reorder_incremental_state``; the branch wrappers around fairseq modules
-  deliberately do not, because fairseq's decoder calls the method on *every*
-  submodule that has it (``reorder_incremental_state_scripting`` walks
-  ``self.modules()``) and a wrapper forwarding the call would reorder twice.
-  ``attend_to_encoder``'s cache follows fairseq's encoder-attention rule: it is
-  not reordered when the new order has as many rows as the cache (beam search
-  only reorders within a sentence's beams, whose encoder rows are equal).
+  the causal left padding). Modules that own a buffer — ``ConvLayer`` here
+  (every convolution, lightweight included) and fairseq's ``MultiheadAttention`` —
+  implement ``reorder_incremental_state``; the attention wrappers deliberately do
+  not, because fairseq's decoder calls the method on *every* submodule that has it
+  (``reorder_incremental_state_scripting`` walks ``self.modules()``) and a wrapper
+  forwarding the call would reorder twice. ``attend_to_encoder``'s cache follows
+  fairseq's encoder-attention rule: it is not reordered when the new order has as
+  many rows as the cache (beam search only reorders within a sentence's beams,
+  whose encoder rows are equal).
 * Do not ``copy.deepcopy`` a layer to make a second one: the copy keeps the
   incremental-state id (fairseq's ``FairseqIncrementalState``) and the two would
   share buffers during decoding. Build every layer with the factory.
 
-Parameter counts (:func:`count_parameters`, equal to the built module's; the
-reference's formulas exclude biases of attention, evotrans counts everything):
-
-==========================  =============================================
-identity, dead_branch       0
-standard_conv_kx1           k*in*out + out        (k = 1: the dense layer)
-dilated_conv_kx1            k*in*out
-separable_conv_kx1          k*in + in*out + out
-depthwise_conv_kx1          k*out                 (= k*in*multiplier)
-lightweight_conv_kx1_r_R    k*(in//R) + (in*out + out if out != in else 0)
-gated_linear_unit           2*(in*out + out)
-attention (all self)        4*(in*in + in)
-attend_to_encoder           2*(in*in + in) + 2*(encoder_dim*in + in)
-==========================  =============================================
+Parameter counts (:func:`count_parameters` = :func:`evotrans.genome.layers.layer_params`,
+equal to the built module's; the table is in that module).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from fairseq import utils
 from fairseq.incremental_decoding_utils import with_incremental_state
-from fairseq.modules import LightweightConv1dTBC, MultiheadAttention
+from fairseq.modules import MultiheadAttention
 from torch import Tensor
 
+from evotrans.genome import layers
+from evotrans.genome.layers import (
+    DECODER_ONLY_LAYERS,
+    LAYER_NAMES,
+    LAYER_SPECS,
+    LayerSpec,
+    layer_spec,
+)
 from fairseq_plugins.modules.depthwise_conv import depthwise_conv_tbc, grouped_conv1d_tbc
 
 IncrementalState = dict[str, dict[str, Tensor | None]] | None
 
 
-@dataclass(frozen=True)
-class LayerSpec:
-    """What a layer name means: its kind and the constants in its name."""
-
-    kind: str  # identity | dead | dense | conv | depthwise | separable | lightweight
-    #            | glu | attention | encoder_attention
-    kernel: int = 1
-    dilation: int = 1
-    bias: bool = True  # of a full convolution
-    share: int = 1  # lightweight: channels sharing one kernel (the r in the name)
-    heads: int | None = None  # fixed head count of an attention; None = the model's
-
-    @property
-    def context(self) -> int:
-        """Past input steps a causal layer needs besides the current one."""
-        return (self.kernel - 1) * self.dilation
-
-
-def _layer_specs() -> dict[str, LayerSpec]:
-    specs = {"identity": LayerSpec("identity"), "dead_branch": LayerSpec("dead")}
-    specs["standard_conv_1x1"] = LayerSpec("dense")
-    for k in (3, 5):
-        specs[f"standard_conv_{k}x1"] = LayerSpec("conv", kernel=k)
-    for k in (3, 5, 7, 9, 11, 13, 15):
-        specs[f"separable_conv_{k}x1"] = LayerSpec("separable", kernel=k)
-    for k in (3, 5, 7):
-        specs[f"depthwise_conv_{k}x1"] = LayerSpec("depthwise", kernel=k)
-    for k in (3, 5):
-        specs[f"dilated_conv_{k}x1"] = LayerSpec("conv", kernel=k, dilation=2, bias=False)
-    for k in (3, 5, 7, 15):
-        for r in (1, 4, 16):
-            specs[f"lightweight_conv_{k}x1_r_{r}"] = LayerSpec("lightweight", kernel=k, share=r)
-    specs["gated_linear_unit"] = LayerSpec("glu")
-    specs["standard_attention"] = LayerSpec("attention")
-    for h in (4, 16, 32):
-        specs[f"attention_{h}_heads"] = LayerSpec("attention", heads=h)
-    specs["attend_to_encoder"] = LayerSpec("encoder_attention")
-    return specs
-
-
-LAYER_SPECS: dict[str, LayerSpec] = _layer_specs()
-#: Every layer gene value, in a fixed order.
-LAYER_NAMES: tuple[str, ...] = tuple(LAYER_SPECS)
-#: Layers only valid in the decoder cell.
-DECODER_ONLY_LAYERS: frozenset[str] = frozenset({"attend_to_encoder"})
-_FIXED_WIDTH = frozenset({"identity", "attention", "encoder_attention"})
-
-
-def layer_spec(name: str) -> LayerSpec:
-    """The spec of a layer name; ``ValueError`` for a name outside the search space."""
-    try:
-        return LAYER_SPECS[name]
-    except KeyError:
-        raise ValueError(f"unknown ET layer {name!r}") from None
-
-
 def layer_output_dim(name: str, in_dim: int, requested_out_dim: int) -> int:
-    """The width a layer outputs when the genome asks for ``requested_out_dim``.
-
-    ``dead_branch`` -> 0; ``identity`` and attentions -> ``in_dim`` (their width is
-    fixed; the request is ignored); ``depthwise_conv_*`` -> the request, which must
-    be a positive multiple of ``in_dim`` (``ValueError`` otherwise); all others ->
-    the request.
-    """
-    spec = layer_spec(name)
+    """The width a layer outputs when the genome asks for ``requested_out_dim``
+    (:func:`evotrans.genome.layers.output_width`; ``dead_branch`` -> 0)."""
+    layer_spec(name)
     if in_dim <= 0:
         raise ValueError(f"{name}: in_dim must be positive, got {in_dim}")
-    if spec.kind == "dead":
-        return 0
-    if spec.kind in _FIXED_WIDTH:
-        return in_dim
-    if requested_out_dim <= 0:
+    if requested_out_dim <= 0 and name not in ("identity", "dead_branch"):
         raise ValueError(f"{name}: out_dim must be positive, got {requested_out_dim}")
-    if spec.kind == "depthwise" and requested_out_dim % in_dim:
-        raise ValueError(
-            f"{name}: out_dim {requested_out_dim} is not a multiple of in_dim {in_dim}"
-        )
-    return requested_out_dim
+    width = layers.output_width(name, in_dim, requested_out_dim)
+    return 0 if width is None else width
 
 
 def _validate(
@@ -195,42 +127,25 @@ def _validate(
     resolved = layer_output_dim(name, in_dim, out_dim)
     if resolved != out_dim:
         raise ValueError(f"{name} outputs {resolved} channels for in_dim {in_dim}, not {out_dim}")
+    problem = layers.width_error(name, in_dim, out_dim)
+    if problem:
+        raise ValueError(problem)
     if spec.kind in ("attention", "encoder_attention"):
         num_heads = spec.heads or heads
         if num_heads <= 0 or in_dim % num_heads:
             raise ValueError(f"{name}: {num_heads} heads do not divide in_dim {in_dim}")
     if spec.kind == "encoder_attention" and (encoder_dim is None or encoder_dim <= 0):
         raise ValueError(f"{name} needs a positive encoder_dim, got {encoder_dim}")
-    if spec.kind == "lightweight" and in_dim % spec.share:
-        raise ValueError(f"{name}: in_dim {in_dim} is not a multiple of r={spec.share}")
     return spec
 
 
 def count_parameters(
     name: str, in_dim: int, out_dim: int, heads: int, encoder_dim: int | None = None
 ) -> int:
-    """Parameters of the layer :func:`build_branch_layer` builds (see the module table)."""
-    spec = _validate(name, in_dim, out_dim, heads, encoder_dim)
-    k = spec.kernel
-    if spec.kind in ("dead", "identity"):
-        return 0
-    if spec.kind == "dense":
-        return in_dim * out_dim + out_dim
-    if spec.kind == "conv":
-        return k * in_dim * out_dim + (out_dim if spec.bias else 0)
-    if spec.kind == "separable":
-        return k * in_dim + in_dim * out_dim + out_dim
-    if spec.kind == "depthwise":
-        return k * out_dim
-    if spec.kind == "lightweight":
-        proj = in_dim * out_dim + out_dim if out_dim != in_dim else 0
-        return k * (in_dim // spec.share) + proj
-    if spec.kind == "glu":
-        return 2 * (in_dim * out_dim + out_dim)
-    if spec.kind == "attention":
-        return 4 * (in_dim * in_dim + in_dim)
-    assert spec.kind == "encoder_attention" and encoder_dim is not None
-    return 2 * (in_dim * in_dim + in_dim) + 2 * (encoder_dim * in_dim + in_dim)
+    """Parameters of the layer :func:`build_branch_layer` builds
+    (:func:`evotrans.genome.layers.layer_params`)."""
+    _validate(name, in_dim, out_dim, heads, encoder_dim)
+    return layers.layer_params(name, in_dim, out_dim, encoder_dim)
 
 
 def build_branch_layer(
@@ -262,20 +177,23 @@ def build_branch_layer(
     if kind in ("conv", "depthwise", "separable"):
         return ConvLayer(name, in_dim, out_dim, causal=causal, spec=spec)
     if kind == "lightweight":
-        return LightweightConvLayer(
-            name, in_dim, out_dim, causal=causal, kernel_size=spec.kernel, share=spec.share
-        )
+        return LightweightConvLayer(name, in_dim, out_dim, causal=causal, spec=spec)
     if kind == "glu":
         return GatedLinearUnitLayer(name, in_dim, out_dim, causal=causal)
     if kind == "attention":
         return SelfAttentionLayer(
-            name, in_dim, causal=causal, heads=spec.heads or heads, dropout=attention_dropout
+            name,
+            in_dim,
+            out_dim,
+            causal=causal,
+            heads=spec.heads or heads,
+            dropout=attention_dropout,
         )
     if not causal:
         raise ValueError(f"{name} is a decoder-only layer (causal=True)")
     assert encoder_dim is not None
     return EncoderAttentionLayer(
-        name, in_dim, heads=heads, encoder_dim=encoder_dim, dropout=attention_dropout
+        name, in_dim, out_dim, heads=heads, encoder_dim=encoder_dim, dropout=attention_dropout
     )
 
 
@@ -401,8 +319,8 @@ class ConvLayer(BranchLayer):
     this module pads itself ("same" in an encoder, left by ``(k-1)*dilation`` in
     a decoder, or the buffered past steps when decoding incrementally); a
     separable convolution adds the position-wise ``pointwise`` Linear.
-    Depthwise kernels on CPU (full sequences) run ``depthwise_conv_tbc`` on the
-    same weight instead.
+    Depthwise kernels over full sequences run ``depthwise_conv_tbc`` (CPU) or
+    ``grouped_conv1d_tbc`` (GPU) on the same weight instead.
     """
 
     def __init__(
@@ -412,6 +330,10 @@ class ConvLayer(BranchLayer):
         self.kernel_size = spec.kernel
         self.dilation = spec.dilation
         self.context = spec.context
+        self.is_depthwise = spec.kind in ("depthwise", "separable", "lightweight")
+        self.pointwise = None
+        if spec.kind == "lightweight":
+            return
         if spec.kind == "conv":
             conv = nn.Conv1d(in_dim, out_dim, spec.kernel, dilation=spec.dilation, bias=spec.bias)
         elif spec.kind == "depthwise":
@@ -423,7 +345,14 @@ class ConvLayer(BranchLayer):
             nn.init.constant_(conv.bias, 0.0)
         self.temporal = conv
         self.pointwise = Linear(in_dim, out_dim) if spec.kind == "separable" else None
-        self.is_depthwise = spec.kind in ("depthwise", "separable")
+
+    def kernel(self) -> Tensor:
+        """The depthwise kernel, ``C_out x 1 x k`` (depthwise kinds only)."""
+        return self.temporal.weight
+
+    def _temporal(self, h: Tensor) -> Tensor:
+        """The convolution of padded ``B x C x T'`` input (no padding of its own)."""
+        return self.temporal(h)
 
     def forward(
         self,
@@ -438,9 +367,10 @@ class ConvLayer(BranchLayer):
         self._check_incremental(incremental_state)
         x = _zero_pads(x, padding_mask)
         ctx = self.context
-        if self.is_depthwise and incremental_state is None and x.device.type == "cpu":
+        if self.is_depthwise and incremental_state is None:
             left = ctx if self.causal else ctx // 2
-            y = depthwise_conv_tbc(x, self.temporal.weight, left)
+            convolve = depthwise_conv_tbc if x.device.type == "cpu" else grouped_conv1d_tbc
+            y = convolve(x, self.kernel(), left)
             return self.pointwise(y) if self.pointwise is not None else y
         h = x.permute(1, 2, 0)  # B x C x T
         if incremental_state is not None:
@@ -456,7 +386,7 @@ class ConvLayer(BranchLayer):
             h = F.pad(h, (ctx, 0))
         else:
             h = F.pad(h, (ctx // 2, ctx - ctx // 2))
-        y = self.temporal(h).permute(2, 0, 1)  # T x B x C'
+        y = self._temporal(h).permute(2, 0, 1)  # T x B x C'
         if self.pointwise is not None:
             return self.pointwise(y)
         return y.contiguous()
@@ -475,14 +405,68 @@ class ConvLayer(BranchLayer):
         return incremental_state
 
 
-class LightweightConvLayer(BranchLayer):
-    """``lightweight_conv_kx1_r_R``: fairseq's ``LightweightConv1dTBC`` (+ projection).
+class LightweightConvLayer(ConvLayer):
+    """``lightweight_conv_kx1_r_R`` as tensor2tensor builds it (nas_layers.py:342-378).
 
-    Full sequences: one depthwise convolution with the module's softmaxed kernel
-    (each of the ``in_dim // R`` heads repeated over its R channels), which is
-    fairseq's convolution without its T x T band matrices (``depthwise_conv_tbc``
-    on CPU, a grouped ``F.conv1d`` on GPU). Incremental steps:
-    the module's own unfolded path and input buffer (it reorders its buffer).
+    A depthwise convolution with channel multiplier ``m = out_dim / in_dim``; its
+    ``in_dim * m`` kernels (output channel ``c * m + j`` reads input channel ``c``) are
+    ``kernel_base`` (``in_dim // R`` channels x m, tiled R times along the channels)
+    followed by ``kernel_extra`` (``in_dim % R`` untied channels x m), softmaxed over
+    the kernel width. Full sequences, incremental steps and the buffer are
+    :class:`ConvLayer`'s.
+    """
+
+    def __init__(
+        self, name: str, in_dim: int, out_dim: int, *, causal: bool, spec: LayerSpec
+    ) -> None:
+        super().__init__(name, in_dim, out_dim, causal=causal, spec=spec)
+        self.share = spec.share
+        self.multiplier = layers.channel_multiplier(in_dim, out_dim)
+        tiled, extra = layers.lightweight_kernels(in_dim, spec.share)
+        k, m = spec.kernel, self.multiplier
+        self.kernel_base = self._kernels(tiled, m, k)
+        self.kernel_extra = self._kernels(extra, m, k)
+
+    @staticmethod
+    def _kernels(channels: int, m: int, k: int) -> nn.Parameter | None:
+        if not channels:
+            return None
+        weight = nn.Parameter(torch.empty(channels, m, k))
+        nn.init.xavier_uniform_(weight.view(channels * m, 1, k))
+        return weight
+
+    def kernel(self) -> Tensor:
+        parts = []
+        if self.kernel_base is not None:
+            parts.append(self.kernel_base.repeat(self.share, 1, 1))
+        if self.kernel_extra is not None:
+            parts.append(self.kernel_extra)
+        full = torch.cat(parts) if len(parts) > 1 else parts[0]  # in_dim x m x k
+        return torch.softmax(full, dim=-1).reshape(-1, 1, self.kernel_size)
+
+    def _temporal(self, h: Tensor) -> Tensor:
+        return F.conv1d(h, self.kernel(), groups=self.in_dim)
+
+
+def _future_mask(x: Tensor) -> Tensor:
+    """fairseq's decoder future mask: T x T, -inf above the diagonal, in x's dtype."""
+    t = x.size(0)
+    return torch.triu(torch.full((t, t), float("-inf"), dtype=x.dtype, device=x.device), 1)
+
+
+def _project_out(attention: MultiheadAttention, in_dim: int, out_dim: int) -> None:
+    """Give ``attention`` an ``in_dim -> out_dim`` output projection (fairseq's is
+    square); initialised as fairseq initialises its own (xavier uniform, zero bias)."""
+    if out_dim != in_dim:
+        attention.out_proj = Linear(in_dim, out_dim)
+
+
+class SelfAttentionLayer(BranchLayer):
+    """``standard_attention`` / ``attention_{4,16,32}_heads``: fairseq self-attention.
+
+    q, k, v projected ``in_dim -> in_dim``, the output ``in_dim -> out_dim``
+    (nas_layers.py:429-451). Causal in a decoder (the given ``self_attn_mask`` or a
+    future mask built here); ``padding_mask`` is the key padding mask.
     """
 
     def __init__(
@@ -492,71 +476,12 @@ class LightweightConvLayer(BranchLayer):
         out_dim: int,
         *,
         causal: bool,
-        kernel_size: int,
-        share: int,
+        heads: int,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__(name, in_dim, out_dim, causal=causal)
-        self.padding_l = kernel_size - 1 if causal else kernel_size // 2
-        self.conv = LightweightConv1dTBC(
-            in_dim,
-            kernel_size=kernel_size,
-            padding_l=self.padding_l,
-            num_heads=in_dim // share,
-            weight_dropout=0.0,
-            weight_softmax=True,
-            bias=False,
-        )
-        self.proj = Linear(in_dim, out_dim) if out_dim != in_dim else None
-
-    def forward(
-        self,
-        x: Tensor,
-        *,
-        padding_mask: Tensor | None = None,
-        incremental_state: IncrementalState = None,
-        encoder_out: Tensor | None = None,
-        encoder_padding_mask: Tensor | None = None,
-        self_attn_mask: Tensor | None = None,
-    ) -> Tensor:
-        self._check_incremental(incremental_state)
-        x = _zero_pads(x, padding_mask)
-        if incremental_state is not None:
-            y = self.conv(x, incremental_state=incremental_state)
-        else:
-            y = self._convolve(x)
-        if self.proj is not None:
-            y = self.proj(y)
-        return y
-
-    def _convolve(self, x: Tensor) -> Tensor:
-        conv = self.conv
-        heads, k = conv.num_heads, conv.kernel_size
-        weight = utils.softmax(conv.weight.view(heads, k), dim=1).type_as(conv.weight)
-        weight = conv.weight_dropout_module(weight)
-        weight = weight.repeat_interleave(self.in_dim // heads, dim=0).unsqueeze(1)  # C x 1 x K
-        convolve = depthwise_conv_tbc if x.device.type == "cpu" else grouped_conv1d_tbc
-        y = convolve(x, weight, self.padding_l)
-        return y if conv.bias is None else y + conv.bias.view(1, 1, -1)
-
-
-def _future_mask(x: Tensor) -> Tensor:
-    """fairseq's decoder future mask: T x T, -inf above the diagonal, in x's dtype."""
-    t = x.size(0)
-    return torch.triu(torch.full((t, t), float("-inf"), dtype=x.dtype, device=x.device), 1)
-
-
-class SelfAttentionLayer(BranchLayer):
-    """``standard_attention`` / ``attention_{4,16,32}_heads``: fairseq self-attention.
-
-    Output width = ``in_dim``. Causal in a decoder (the given ``self_attn_mask``
-    or a future mask built here); ``padding_mask`` is the key padding mask.
-    """
-
-    def __init__(
-        self, name: str, in_dim: int, *, causal: bool, heads: int, dropout: float = 0.0
-    ) -> None:
-        super().__init__(name, in_dim, in_dim, causal=causal)
         self.self_attn = MultiheadAttention(in_dim, heads, dropout=dropout, self_attention=True)
+        _project_out(self.self_attn, in_dim, out_dim)
 
     def forward(
         self,
@@ -585,12 +510,20 @@ class SelfAttentionLayer(BranchLayer):
 
 
 class EncoderAttentionLayer(BranchLayer):
-    """``attend_to_encoder`` (decoder only): queries from x, keys/values from the encoder."""
+    """``attend_to_encoder`` (decoder only): queries from x, keys/values from the encoder
+    (``encoder_dim -> in_dim``), output ``in_dim -> out_dim`` (nas_layers.py:485-523)."""
 
     def __init__(
-        self, name: str, in_dim: int, *, heads: int, encoder_dim: int, dropout: float = 0.0
+        self,
+        name: str,
+        in_dim: int,
+        out_dim: int,
+        *,
+        heads: int,
+        encoder_dim: int,
+        dropout: float = 0.0,
     ) -> None:
-        super().__init__(name, in_dim, in_dim, causal=True)
+        super().__init__(name, in_dim, out_dim, causal=True)
         self.encoder_dim = encoder_dim
         self.encoder_attn = MultiheadAttention(
             in_dim,
@@ -600,6 +533,7 @@ class EncoderAttentionLayer(BranchLayer):
             dropout=dropout,
             encoder_decoder_attention=True,
         )
+        _project_out(self.encoder_attn, in_dim, out_dim)
 
     def forward(
         self,

@@ -6,9 +6,21 @@ Modules: :mod:`~evotrans.genome.space` (gene values, layer metadata),
 conventions), :mod:`~evotrans.genome.validate`, :mod:`~evotrans.genome.serialize`
 (JSON, compact form, :func:`load_genome`), :mod:`~evotrans.genome.hashing`,
 :mod:`~evotrans.genome.sample`, :mod:`~evotrans.genome.seeds`,
-:mod:`~evotrans.genome.params`, :mod:`~evotrans.genome.lm`.
+:mod:`~evotrans.genome.params`, :mod:`~evotrans.genome.lm`,
+:mod:`~evotrans.genome.blockspace` (the paper's 6/8 blocks per cell, padding),
+:mod:`~evotrans.genome.diff` (gene-by-gene differences).
 """
 
+from evotrans.genome.blockspace import (
+    DECODER_BLOCKS,
+    ENCODER_BLOCKS,
+    NUM_CELLS,
+    block_counts,
+    inert_block,
+    pad_cell,
+    pad_genome,
+)
+from evotrans.genome.diff import GeneDiff, genome_diff
 from evotrans.genome.hashing import canonical, genome_hash
 from evotrans.genome.lm import without_encoder_attention
 from evotrans.genome.params import (
@@ -20,7 +32,7 @@ from evotrans.genome.params import (
     layer_params,
 )
 from evotrans.genome.sample import mutate, random_cell, random_genome
-from evotrans.genome.seeds import SEEDS, evolved_transformer, transformer
+from evotrans.genome.seeds import SEEDS, evolved_transformer, padded_transformer, transformer
 from evotrans.genome.serialize import (
     from_compact,
     from_dict,
@@ -40,13 +52,18 @@ from evotrans.genome.widths import (
 )
 
 __all__ = [
+    "DECODER_BLOCKS",
+    "ENCODER_BLOCKS",
+    "NUM_CELLS",
     "SEEDS",
     "Block",
     "BlockRow",
+    "GeneDiff",
     "Branch",
     "Cell",
     "Genome",
     "branch_output_width",
+    "block_counts",
     "branch_params",
     "canonical",
     "cell_output_width",
@@ -56,11 +73,16 @@ __all__ = [
     "from_compact",
     "from_dict",
     "from_json",
+    "genome_diff",
     "genome_hash",
+    "inert_block",
     "genome_params",
     "layer_params",
     "load_genome",
     "mutate",
+    "pad_cell",
+    "pad_genome",
+    "padded_transformer",
     "random_cell",
     "random_genome",
     "state_widths",

@@ -1,5 +1,10 @@
 """The seed genomes: the Transformer and the Evolved Transformer, written as blocks.
 
+:func:`transformer` is tensor2tensor's ``nas_seq2seq_base`` (4 encoder and 5 decoder
+blocks, ``nas_model.py`` L1078-1133), what ``--genome transformer`` builds;
+:func:`padded_transformer` is the same model in the paper's block space (6 and 8
+blocks, :func:`evotrans.genome.blockspace.pad_genome`), the form a search starts from.
+
 Residuals are ``identity`` branches of an earlier hidden state (see
 :mod:`evotrans.genome.widths`). Genome models are pre-norm: the ``norm`` gene
 normalizes a branch's input, and each stack ends with a LayerNorm, as in the ET
@@ -23,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from fractions import Fraction
 
+from evotrans.genome.blockspace import pad_genome
 from evotrans.genome.types import Block, Branch, Cell, Genome
 
 HALF, ONE, TWO, FOUR = Fraction(1, 2), Fraction(1), Fraction(2), Fraction(4)
@@ -47,7 +53,8 @@ def block(left: Branch, right: Branch = DEAD, combiner: str = "add") -> Block:
 
 
 def transformer_encoder(num_cells: int = 6) -> Cell:
-    """ET_SPEC §2 / reference ``nas_seq2seq_base`` encoder: one Transformer layer as 4 blocks."""
+    """tensor2tensor ``nas_seq2seq_base`` encoder (``nas_model.py`` L1089-1107): one
+    Transformer layer as 4 blocks."""
     return Cell(
         (
             block(br(0, "standard_attention", norm=True), identity(0)),  # 1: x + attn(LN x)
@@ -60,7 +67,8 @@ def transformer_encoder(num_cells: int = 6) -> Cell:
 
 
 def transformer_decoder(num_cells: int = 6) -> Cell:
-    """Reference decoder: self-attention, encoder attention and FFN as 5 blocks."""
+    """``nas_seq2seq_base`` decoder (``nas_model.py`` L1109-1131): self-attention, encoder
+    attention and FFN as 5 blocks."""
     return Cell(
         (
             block(br(0, "standard_attention", norm=True), identity(0)),  # 1: x + self-attn(LN x)
@@ -78,8 +86,15 @@ def transformer() -> Genome:
     return Genome(encoder=transformer_encoder(), decoder=transformer_decoder(), name="transformer")
 
 
+def padded_transformer() -> Genome:
+    """:func:`transformer` in the paper's block space: 6 encoder and 8 decoder blocks per
+    cell, the last 2 and 3 inert (the identity of the previous block; the same model)."""
+    return pad_genome(transformer())
+
+
 def evolved_encoder(num_cells: int = 3) -> Cell:
-    """The ET encoder cell (So et al. 2019, Fig. 3), ET_SPEC §1 encoder steps 1-4."""
+    """The ET encoder cell (So et al. 2019, Figure 3; tensor2tensor ``evolved_transformer.py``
+    ``evolved_transformer_encoder``), steps 1-4."""
     return Cell(
         (
             # step 1: gated linear unit, Linear(d->d) * sigmoid(Linear(d->d)) of LN x, + x
@@ -104,10 +119,13 @@ def evolved_encoder(num_cells: int = 3) -> Cell:
 
 
 def evolved_decoder(num_cells: int = 4) -> Cell:
-    """The ET decoder cell, ET_SPEC §1 decoder steps 1-5.
+    """The ET decoder cell (So et al. 2019, Figure 3; ``evolved_transformer_decoder``), steps 1-5.
 
-    Step 1's self-attention has max(16, h) heads: ``attention_16_heads`` for h <= 16
-    (base h=8, big h=16). In a language model the two ``attend_to_encoder`` branches
+    Step 1's self-attention: the hand-written ET gives it ``_capped_double_heads(h) =
+    max(min(2h, 16), h)`` heads (``evolved_transformer.py`` L50-63); the genome has
+    ``attention_16_heads``, the same at the paper's sizes (base h=8 and big h=16: 16
+    heads), not at others (h=2 -> 4, h=4 -> 8, h=32 -> 32). In a language model the two
+    ``attend_to_encoder`` branches
     are dropped (:func:`evotrans.genome.lm.without_encoder_attention`): step 1 keeps
     its left branch and step 4 becomes the identity, as in the reference.
     """

@@ -29,9 +29,11 @@ Tables (schema version :data:`SCHEMA_VERSION`, also in ``PRAGMA user_version``):
     ``job_ref`` (launcher job id), ``finish_seq`` (completion order),
     ``attempts`` (times started), ``created_at``/``started_at``/``finished_at``.
 ``hurdles``
-    ``stage`` → ``value`` (mean fitness of the first ``n_models`` models
-    evaluated at that stage), ``set_seq`` (``finish_seq`` of the last of them),
-    ``set_at``. A hurdle, once written, is never changed.
+    ``stage`` → ``value`` (a mean fitness over ``n_models`` models: the
+    population's at that stage, or the first models evaluated at it; see
+    :mod:`evotrans.search.hurdles`), ``set_seq`` (the ``finish_seq`` of the
+    result after which it was set), ``set_at``. A hurdle, once written, is
+    never changed.
 ``trial_attempts`` (schema 2)
     one row per start of a trial — ``(trial_id, attempt)``: ``started_at``,
     ``ended_at``, ``outcome`` (a finished status; ``interrupted``: the driver
@@ -476,11 +478,13 @@ class ExperimentStore:
         algorithm: str = "pdh",
         kind: str = "evolve",
         exist_ok: bool = False,
+        meta: Mapping[str, str] | None = None,
     ) -> ExperimentStore:
         """Create the experiment (directory and database) in one transaction.
 
         With ``exist_ok`` an existing experiment is opened instead when its
         stored config equals ``config``; a different config is an error.
+        ``meta``: further ``experiment`` rows written with the new store.
         """
         if kind not in KINDS:
             raise EvotransError(f"experiment kind {kind!r} is not one of {', '.join(KINDS)}")
@@ -510,6 +514,7 @@ class ExperimentStore:
                     "kind": kind,
                     "created": repr(now),
                     "schema_version": str(SCHEMA_VERSION),
+                    **{str(k): str(v) for k, v in (meta or {}).items()},
                 }
                 conn.executemany("INSERT INTO experiment(key, value) VALUES (?, ?)", meta.items())
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -718,26 +723,36 @@ class ExperimentStore:
             )[0]
         )
 
-    def members(self, *, newest: int | None = None, include_removed: bool = True) -> list[Member]:
+    def members(
+        self,
+        *,
+        newest: int | None = None,
+        include_removed: bool = True,
+        as_of: int | None = None,
+    ) -> list[Member]:
         """Evaluated individuals (at least one finished trial), newest first,
-        each with its last evaluated fitness (its highest ok stage)."""
-        sql = """
+        each with its last evaluated fitness (its highest ok stage).
+
+        ``as_of``: the members as they were right after the result with that
+        ``finish_seq`` (later results ignored; removals are the current ones)."""
+        upto = "" if as_of is None else " AND t.finish_seq <= ?"
+        sql = f"""
             SELECT i.id, i.seq, i.removed_seq,
                    (SELECT t.fitness FROM trials t WHERE t.individual_id = i.id
-                      AND t.status = 'ok' ORDER BY t.stage DESC LIMIT 1) AS fitness,
+                      AND t.status = 'ok'{upto} ORDER BY t.stage DESC LIMIT 1) AS fitness,
                    (SELECT MAX(t.stage) FROM trials t WHERE t.individual_id = i.id
-                      AND t.status = 'ok') AS stage
+                      AND t.status = 'ok'{upto}) AS stage
             FROM individuals i
             WHERE EXISTS (SELECT 1 FROM trials t WHERE t.individual_id = i.id
-                          AND t.status NOT IN ('pending', 'running'))
+                          AND t.status NOT IN ('pending', 'running'){upto})
         """
         if not include_removed:
             sql += " AND i.removed_seq IS NULL"
         sql += " ORDER BY i.seq DESC"
-        args: tuple = ()
+        args: list[int] = [] if as_of is None else [int(as_of)] * 3
         if newest is not None:
             sql += " LIMIT ?"
-            args = (int(newest),)
+            args.append(int(newest))
         return [
             Member(r["id"], r["seq"], r["fitness"], r["stage"], r["removed_seq"])
             for r in self._query(sql, args)
@@ -845,6 +860,16 @@ class ExperimentStore:
             args.append(after_seq)
         sql += " ORDER BY t.finish_seq"
         return [_row(Trial, r) for r in self._query(sql, args)]
+
+    def nth_finished(self, stage: int, n: int) -> int | None:
+        """The ``finish_seq`` of the ``n``-th finished trial of ``stage`` (any status, in
+        completion order), or None while fewer than ``n`` have finished."""
+        row = self._one(
+            "SELECT finish_seq FROM trials WHERE stage = ? AND finish_seq IS NOT NULL"
+            " ORDER BY finish_seq LIMIT 1 OFFSET ?",
+            (stage, int(n) - 1),
+        )
+        return None if row is None else int(row[0])
 
     def last_finish_seq(self) -> int:
         """The ``finish_seq`` of the last finished trial (0 when none)."""

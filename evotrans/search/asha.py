@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from evotrans.search.base import SearchAlgorithm
+from evotrans.search.params import AlgorithmParams
 from evotrans.search.types import FINISHED_STATUSES
 from evotrans.store import Trial
 
@@ -24,12 +26,19 @@ def _rank_key(trial: Trial) -> tuple[float, int]:
     return (-(f if good else -math.inf), trial.finish_seq or 0)
 
 
+@dataclass(frozen=True)
+class ASHAParams(AlgorithmParams):
+    eta: int  # reduction factor: the top 1/eta of a rung is promoted
+
+
 class ASHA(SearchAlgorithm):
-    name = "asha"
+    Params = ASHAParams
+    params: ASHAParams
+    promotes = True
 
     def promotable(self, stage: int) -> Trial | None:
         finished = self.store.trials(status=FINISHED_STATUSES, stage=stage)
-        top = len(finished) // self.config.eta
+        top = len(finished) // self.params.eta
         if top == 0:
             return None
         for trial in sorted(finished, key=_rank_key)[:top]:
@@ -48,4 +57,4 @@ class ASHA(SearchAlgorithm):
             return None
         seq = self.store.next_seq()
         spec = self.space.random(self.rng(seq))
-        return self.new_individual(seq, spec, origin="random", stage=0)
+        return self.new_individual(seq, spec, origin="random", stage=self.child_stage)

@@ -17,6 +17,14 @@ results arrive depends on timing, and with it the population a proposal
 sees, hurdle membership and promotions: runs are then reproducible only in
 distribution.
 
+Shape (as Optuna's samplers and pruners): an algorithm class declares its
+parameters (``Params``, a dataclass read from the flat ``[search]`` table, see
+:mod:`evotrans.search.params`) and whether it promotes (``promotes``); the
+stages it trains are defined once here (:attr:`SearchAlgorithm.child_stage`,
+:attr:`SearchAlgorithm.final_stage`); results come in through
+:meth:`SearchAlgorithm.tell`, which the driver calls. Names live in
+:mod:`evotrans.search.registry`.
+
 Budget: ``max_total_steps`` stops new trials (new individuals and
 promotions) once the steps trained plus the steps reserved by unfinished
 trials reach it, so the total ends at most one trial's increment over the
@@ -26,11 +34,13 @@ budget; ``max_children`` stops new individuals (promotions continue).
 from __future__ import annotations
 
 import random
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from evotrans.search.config import SearchConfig
+from evotrans.search.params import AlgorithmParams
+from evotrans.search.registry import algorithm_name
 from evotrans.search.spaces import SearchSpace
 from evotrans.search.types import TrialRequest, TrialResult
 from evotrans.store import ExperimentStore, Individual, Trial
@@ -39,7 +49,11 @@ from evotrans.store import ExperimentStore, Individual, Trial
 class SearchAlgorithm:
     """Base class: pending trials first, budget accounting, request building."""
 
-    name = "base"
+    #: The algorithm's own ``[search]`` parameters (``self.params``).
+    Params: ClassVar[type[AlgorithmParams]] = AlgorithmParams
+    #: True: a new individual trains stage 0 and moves on by promotion, stage by stage
+    #: (PDH, ASHA). False: it trains in one trial through ``search.stages`` stages.
+    promotes: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -51,7 +65,13 @@ class SearchAlgorithm:
         self.store = store
         self.space = space
         self.config = config
+        self.params = self.Params.from_config(config)
         self.task = dict(task or {})
+
+    @property
+    def name(self) -> str:
+        """The name the algorithm is registered under (``search.algorithm``)."""
+        return algorithm_name(type(self))
 
     # -- ask / tell ------------------------------------------------------------------------
 
@@ -66,9 +86,17 @@ class SearchAlgorithm:
         trial = self.propose(in_flight)
         return None if trial is None else self.request_for(trial)
 
-    def tell(self, trial_id: int, result: TrialResult) -> Trial:
-        """Record a finished trial (one transaction), then update derived state."""
+    def tell(
+        self,
+        trial_id: int,
+        result: TrialResult,
+        after_record: Callable[[Trial], None] | None = None,
+    ) -> Trial:
+        """Record a finished trial (one transaction), then update derived state.
+        ``after_record(trial)`` runs in between (the driver's progress and kill points)."""
         trial = self.store.record_result(trial_id, result)
+        if after_record is not None:
+            after_record(trial)
         self.sync()
         return trial
 
@@ -104,8 +132,14 @@ class SearchAlgorithm:
 
     @property
     def final_stage(self) -> int:
-        """The last stage an individual can reach (its trial also runs the test set)."""
-        return self.config.n_stages - 1
+        """The last stage an individual can reach (its trial also runs the test set):
+        the last of the step set when promoting, else the last of ``search.stages``."""
+        return (self.config.n_stages if self.promotes else self.config.train_stages) - 1
+
+    @property
+    def child_stage(self) -> int:
+        """The stage a new individual's first trial trains to."""
+        return 0 if self.promotes else self.final_stage
 
     def promote(self, trial: Trial) -> Trial | None:
         """The next stage's trial for ``trial``'s individual, continuing from its checkpoint."""

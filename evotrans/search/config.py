@@ -1,26 +1,42 @@
 """The ``[search]`` table: which algorithm, its constants, the stop conditions.
 
-Defaults are the Evolved Transformer search's (So et al., 2019), see
-``docs`` / ``ET_SPEC.md`` §3:
+The table is flat (every key of every algorithm, validated here, each error
+naming its key); each algorithm reads its own keys through its parameter
+dataclass (:mod:`evotrans.search.params`). Defaults are the Evolved
+Transformer search's (So, Liang & Le, 2019, "The Evolved Transformer", ICML):
 
-- ``steps = [60000, 60000, 120000]``: the PDH step set (increments s0, s1,
-  s2; cumulative targets 60k, 120k, 240k).
-- ``population_size = 100``, ``max_children = 15000`` (≈ the paper's 15k
-  child models); mutation probability 2.5 % per gene lives in the genome
+- ``steps = [60000, 60000, 120000]``: the PDH step set of the paper's search
+  (Section 4; increments s0, s1, s2, cumulative targets 60k, 120k, 240k).
+- ``max_children = 15000``: the paper's 15k child models (seed population
+  included); mutation probability 2.5 % per gene lives in the genome
   space's ``[space]`` table (``mutation_p``).
-- ``tournament_size = 25``: the ET paper states no tournament size in what
-  we could check; 25 with a population of 100 is what regularized evolution
-  (Real et al., 2019, AmoebaNet — the evolution PDH builds on) used, i.e.
-  a quarter of the population per tournament.
+- ``population_size = 100``; ``tournament_size = 25``: the ET paper states
+  no tournament size; 25 with a population of 100 is what regularized
+  evolution (Real et al., 2019, "Regularized evolution for image classifier
+  architecture search", AAAI) used, a quarter of the population.
+- ``tournament_replacement = true``: tournament members are "drawn uniformly
+  at random with replacement" (Real et al., 2019, Algorithm 1). ``false``
+  samples distinct members (this project's rule before; a departure).
 - ``population_mode = "aging"``: keep the newest P models (regularized
   evolution, the paper's choice); ``"remove_worst"`` removes the worst model
-  of each tournament instead.
-- ``hurdle_models`` (m) = ``population_size`` when not given: the first
-  hurdle is the mean of the seed population at s0, later hurdles the mean of
-  the first m models to reach each stage. A list gives one m per hurdle.
-- ``promote_retroactively = true``: models evaluated at a stage before its
-  hurdle was set are checked against it when it is set (including the m
-  models that set it).
+  of each tournament instead (a departure).
+- ``hurdle_rule = "population"``: PDH as in the paper's Section 4 (see
+  :mod:`evotrans.search.hurdles`): after every m children evaluated at s0,
+  the next hurdle is the mean fitness of the current population's models
+  trained the longest. ``"first_m"``: hurdle i is the mean of the first m
+  models evaluated at stage i (this project's rule before; a departure).
+- ``hurdle_models`` (m): children evaluated per hurdle; default
+  ``max_children // len(steps)`` (15000 / 3 = 5000, the paper's m) with the
+  population rule (set it when ``max_children`` is unset), ``population_size``
+  with ``first_m``. A list gives one m per hurdle.
+- ``promote_retroactively = false``: a model is checked against the hurdles
+  that existed when its evaluation finished (no model is promoted later by
+  a hurdle set after it; paper Figure 2). ``true``: models evaluated before a
+  hurdle was set are checked when it is set (a departure).
+
+Stores created before these rules keep the rules they were run with
+(:data:`LEGACY_DEFAULTS`, applied by the driver to a store without the
+``search_rules`` marker).
 """
 
 from __future__ import annotations
@@ -31,9 +47,16 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from evotrans.errors import EvotransError
+from evotrans.search.registry import NAMES, algorithm_class
 
-ALGORITHMS = ("pdh", "evolution", "random", "asha", "sweep")
 POPULATION_MODES = ("aging", "remove_worst")
+HURDLE_RULES = ("population", "first_m")
+#: The defaults of the rules this project ran before ``hurdle_rule`` existed.
+LEGACY_DEFAULTS: dict[str, Any] = {
+    "hurdle_rule": "first_m",
+    "promote_retroactively": True,
+    "tournament_replacement": False,
+}
 MAX_INT = 2**63 - 1  # what SQLite stores
 
 
@@ -44,9 +67,11 @@ class SearchConfig:
     steps: tuple[int, ...] = (60000, 60000, 120000)  # per-stage increments s0, s1, ...
     population_size: int = 100
     tournament_size: int = 25
+    tournament_replacement: bool = True  # Real et al. 2019: members drawn with replacement
     population_mode: str = "aging"
-    hurdle_models: int | tuple[int, ...] | None = None  # m; None = population_size
-    promote_retroactively: bool = True
+    hurdle_rule: str = "population"  # "population" (paper Section 4) or "first_m"
+    hurdle_models: int | tuple[int, ...] | None = None  # m; None: see the module docstring
+    promote_retroactively: bool = False
     max_children: int | None = 15000  # individuals proposed (seed population included)
     max_total_steps: int | None = None  # training steps over all trials
     stages: int | None = None  # random/evolution/sweep: stages each individual trains (None: all)
@@ -71,14 +96,6 @@ class SearchConfig:
         """How many stages one-trial algorithms train each individual through."""
         return self.stages if self.stages is not None else self.n_stages
 
-    def hurdle_m(self, stage: int) -> int:
-        m = self.hurdle_models
-        if m is None:
-            return self.population_size
-        if isinstance(m, int):
-            return m
-        return m[stage] if stage < len(m) else m[-1]
-
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         for key, value in out.items():
@@ -89,11 +106,17 @@ class SearchConfig:
     # -- parsing ---------------------------------------------------------------------------
 
     @classmethod
-    def from_dict(cls, table: Mapping[str, Any] | None, where: str = "search") -> SearchConfig:
-        """Build and validate; every error names the key (``search.tournament_size: ...``)."""
+    def from_dict(
+        cls,
+        table: Mapping[str, Any] | None,
+        where: str = "search",
+        defaults: Mapping[str, Any] | None = None,
+    ) -> SearchConfig:
+        """Build and validate; every error names the key (``search.tournament_size: ...``).
+        ``defaults``: values for keys the table does not set (:data:`LEGACY_DEFAULTS`)."""
         if table is not None and not isinstance(table, Mapping):
             raise EvotransError(f"{where}: must be a table (algorithm, steps, ...)")
-        table = dict(table or {})
+        table = {**(defaults or {}), **(table or {})}
         known = {f.name for f in fields(cls)}
         for key in table:
             if key not in known:
@@ -116,10 +139,9 @@ class SearchConfig:
             values[key] = value
 
         if "algorithm" in table:
-            if table["algorithm"] not in ALGORITHMS:
+            if table["algorithm"] not in NAMES:
                 raise EvotransError(
-                    f"{where}.algorithm: {table['algorithm']!r} is not one of "
-                    f"{', '.join(ALGORITHMS)}"
+                    f"{where}.algorithm: {table['algorithm']!r} is not one of {', '.join(NAMES)}"
                 )
             values["algorithm"] = table["algorithm"]
         if "population_mode" in table:
@@ -151,10 +173,18 @@ class SearchConfig:
                 values["hurdle_models"] = m
             else:
                 values["hurdle_models"] = _int_list(m, f"{where}.hurdle_models", minimum=1)
-        if "promote_retroactively" in table:
-            if not isinstance(table["promote_retroactively"], bool):
-                raise EvotransError(f"{where}.promote_retroactively: must be true or false")
-            values["promote_retroactively"] = table["promote_retroactively"]
+        if "hurdle_rule" in table:
+            if table["hurdle_rule"] not in HURDLE_RULES:
+                raise EvotransError(
+                    f"{where}.hurdle_rule: {table['hurdle_rule']!r} is not one of "
+                    f"{', '.join(HURDLE_RULES)}"
+                )
+            values["hurdle_rule"] = table["hurdle_rule"]
+        for key in ("promote_retroactively", "tournament_replacement"):
+            if key in table:
+                if not isinstance(table[key], bool):
+                    raise EvotransError(f"{where}.{key}: must be true or false")
+                values[key] = table[key]
         if "specs" in table:
             specs = table["specs"]
             if not _is_list(specs) or not all(isinstance(s, str) for s in specs):
@@ -167,14 +197,7 @@ class SearchConfig:
             raise EvotransError(
                 f"{where}.stages: {config.stages} is more than the {config.n_stages} step budgets"
             )
-        if (
-            config.max_children is None
-            and config.max_total_steps is None
-            and (config.algorithm != "sweep")
-        ):
-            raise EvotransError(f"{where}: set max_children or max_total_steps (or both)")
-        if config.algorithm == "sweep" and not config.specs:
-            raise EvotransError(f"{where}.specs: a sweep needs at least one spec")
+        algorithm_class(config.algorithm).Params.from_config(config, where)
         return config
 
 

@@ -10,7 +10,9 @@
    then submitted again by ``ask`` — the same row, ``attempts`` + 1 when
    started. Finished trials are never rerun;
 3. keeps up to ``launcher.capacity`` trials in flight: each start is one
-   transaction (``running``, attempts + 1), each result another; a trial
+   transaction (``running``, attempts + 1), each result another, told to the
+   algorithm (:meth:`~evotrans.search.base.SearchAlgorithm.tell`: record, then
+   hurdles and promotions); a trial
    whose status is not ``ok`` (or whose runner raised) is recorded and the
    search goes on. A trial whose worker disappeared (the launcher says so:
    :class:`~evotrans.launch.WorkerLost`, or ``launcher.lost(exc)``) goes
@@ -43,8 +45,9 @@ from evotrans import chaos
 from evotrans.errors import EvotransError
 from evotrans.launch import DEFAULT_MAX_RETRIES, WorkerLost
 from evotrans.search.base import SearchAlgorithm
-from evotrans.search.config import SearchConfig
-from evotrans.search.spaces import SearchSpace, space_from_config
+from evotrans.search.config import LEGACY_DEFAULTS, SearchConfig
+from evotrans.search.registry import algorithm_class
+from evotrans.search.spaces import SearchSpace, space_for_store, space_from_config
 from evotrans.search.tally import Tally
 from evotrans.search.types import TrialResult
 from evotrans.store import ExperimentStore, Trial, db_path
@@ -115,27 +118,22 @@ class DriverLock:
 
 # -- building ---------------------------------------------------------------------------------
 
-ALGORITHMS = {
-    "pdh": ("evotrans.search.pdh", "PDH"),
-    "evolution": ("evotrans.search.evolution", "Evolution"),
-    "random": ("evotrans.search.random_search", "RandomSearch"),
-    "asha": ("evotrans.search.asha", "ASHA"),
-    "sweep": ("evotrans.search.sweep", "Sweep"),
-}
+#: Experiment meta key of stores created with the current ``[search]`` defaults; a store
+#: without it resumes with :data:`~evotrans.search.config.LEGACY_DEFAULTS`.
+RULES_META = "search_rules"
+RULES_VERSION = "2"
 
 
-def algorithm_class(name: str) -> type[SearchAlgorithm]:
-    import importlib
-
-    module, cls = ALGORITHMS[name]
-    return getattr(importlib.import_module(module), cls)
-
-
-def check_config(config: Mapping[str, Any]) -> tuple[SearchConfig, SearchSpace]:
-    """Validate the ``search`` and ``space`` tables (and a sweep's specs)."""
+def check_config(
+    config: Mapping[str, Any], *, legacy: bool = False
+) -> tuple[SearchConfig, SearchSpace]:
+    """Validate the ``search`` and ``space`` tables (and a sweep's specs); ``legacy``:
+    unset ``[search]`` keys take the defaults of stores made before the current rules."""
     if not isinstance(config.get("space"), Mapping):
         raise EvotransError('space: missing (a table with kind = "order" or "genome")')
-    search = SearchConfig.from_dict(config.get("search"))
+    search = SearchConfig.from_dict(
+        config.get("search"), defaults=LEGACY_DEFAULTS if legacy else None
+    )
     space = space_from_config(config["space"])
     for i, spec in enumerate(search.specs):
         try:
@@ -160,15 +158,17 @@ def create_experiment(
         algorithm=search.algorithm,
         kind="sweep" if search.algorithm == "sweep" else "evolve",
         exist_ok=exist_ok,
+        meta={RULES_META: RULES_VERSION},
     )
 
 
 def make_algorithm(store: ExperimentStore, space: SearchSpace | None = None) -> SearchAlgorithm:
     """The algorithm the store's config describes (resume = this on a reopened store)."""
     config = store.config
-    search, configured_space = check_config(config)
+    search, configured_space = check_config(config, legacy=store.get_meta(RULES_META) is None)
     cls = algorithm_class(search.algorithm)
-    return cls(store, space or configured_space, search, task=dict(config.get("task", {})))
+    space = space or space_for_store(configured_space, store)  # an older store's own shape
+    return cls(store, space, search, task=dict(config.get("task", {})))
 
 
 def run_experiment(
@@ -245,16 +245,22 @@ def run(
                 for trial_id in sorted(i for i, h in in_flight.items() if h.done()):
                     handle = in_flight.pop(trial_id)
                     result, lost = _result_of(handle, launcher)
+
+                    def after_record(trial: Trial, trial_id: int = trial_id) -> None:
+                        nonlocal recorded
+                        if trial.finished:
+                            tracker.tally.add(trial)
+                            recorded = trial
+                        _event(hook, "recorded", trial_id)
+
                     if lost is None:
-                        trial = store.record_result(trial_id, result)
+                        algorithm.tell(trial_id, result, after_record)
                     else:
                         store.requeue([trial_id], outcome="lost", reason=lost)
-                        trial = _give_up_if_exhausted(store, store.trial(trial_id), retries)
-                    if trial.finished:
-                        tracker.tally.add(trial)
-                        recorded = trial
-                    _event(hook, "recorded", trial_id)
-                    algorithm.sync()
+                        trial = store.trial(trial_id)
+                        if not _give_up_if_exhausted(algorithm, trial, retries, after_record):
+                            after_record(trial)
+                            algorithm.sync()
                     _event(hook, "synced", trial_id)
         except BaseException as exc:
             _stop(store, launcher, in_flight, exc)
@@ -288,23 +294,31 @@ def _recover(
         trial = store.trial(trial_id)
         if cleanup is not None:
             cleanup(algorithm.request_for(trial))
-        _give_up_if_exhausted(store, trial, retries)
+        _give_up_if_exhausted(algorithm, trial, retries)
     algorithm.sync()
     return in_flight
 
 
-def _give_up_if_exhausted(store: ExperimentStore, trial: Trial, retries: int) -> Trial:
-    """A trial back to pending after an infrastructure failure: failed once it had too many."""
+def _give_up_if_exhausted(
+    algorithm: SearchAlgorithm,
+    trial: Trial,
+    retries: int,
+    after_record: Callable[[Trial], None] | None = None,
+) -> bool:
+    """A trial back to pending after an infrastructure failure: told ``failed`` once it
+    had too many (True)."""
+    store = algorithm.store
     failures = store.infra_failures(trial.id)
     if failures <= retries:
-        return trial
+        return False
     attempts = store.attempt_log(trial.id)
     last = attempts[-1].reason if attempts else None
     error = (
         f"gave up after {failures} attempts ended by infrastructure failures "
         f"(launcher.max_retries = {retries}); the last: {last or 'unknown'}"
     )
-    return store.record_result(trial.id, TrialResult(status="failed", error=error))
+    algorithm.tell(trial.id, TrialResult(status="failed", error=error), after_record)
+    return True
 
 
 def _stop(store: ExperimentStore, launcher: Any, in_flight: Mapping[int, Any], exc: BaseException):

@@ -1,9 +1,11 @@
 """Evolution without hurdles: tournament selection + mutation, full budget per child.
 
-This is regularized (aging) evolution (Real et al., 2019) over a search
-space: the first ``population_size`` proposals are the seed individual and
-its mutants; every later proposal samples ``tournament_size`` members of the
-population, mutates the fittest and trains the child in one trial through
+This is regularized (aging) evolution (Real et al., 2019, Algorithm 1) over a
+search space: the first ``population_size`` proposals are the seed individual
+and its mutants; every later proposal samples ``tournament_size`` members of
+the population (uniformly with replacement, as Real et al.; distinct members
+with ``tournament_replacement = false``), mutates the fittest and trains the
+child in one trial through
 ``stages`` stages (all of the step set by default; ``stages = 1`` is the
 "fixed small budget per child" baseline of the ET paper).
 
@@ -20,17 +22,28 @@ from __future__ import annotations
 
 import random
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from evotrans.search.base import SearchAlgorithm
+from evotrans.search.params import AlgorithmParams
 from evotrans.store import Member, Trial
 
 
+@dataclass(frozen=True)
+class EvolutionParams(AlgorithmParams):
+    population_size: int
+    tournament_size: int
+    tournament_replacement: bool
+    population_mode: str
+
+
 def tournament(
-    population: Sequence[Member], k: int, rng: random.Random
+    population: Sequence[Member], k: int, rng: random.Random, replacement: bool = True
 ) -> tuple[Member, list[Member]]:
-    """Sample ``min(k, len(population))`` members without replacement; return the
-    fittest (ties: the newer) and the sample."""
-    sample = rng.sample(list(population), min(k, len(population)))
+    """Sample ``k`` members uniformly with replacement (or ``min(k, len(population))``
+    distinct ones without); return the fittest (ties: the newer) and the sample."""
+    pool = list(population)
+    sample = rng.choices(pool, k=k) if replacement else rng.sample(pool, min(k, len(pool)))
     best = max(sample, key=lambda m: (m.key, m.seq))
     return best, sample
 
@@ -41,28 +54,22 @@ def worst(sample: Sequence[Member]) -> Member:
 
 
 class Evolution(SearchAlgorithm):
-    name = "evolution"
+    Params = EvolutionParams
+    params: EvolutionParams
 
     _seed_cache: list[tuple[str, str | None]] | None = None
-
-    @property
-    def final_stage(self) -> int:
-        return self.config.train_stages - 1
-
-    def child_stage(self) -> int:
-        """The stage a new individual's first trial trains to."""
-        return self.final_stage
 
     def seed_population(self) -> list[tuple[str, str | None]]:
         if self._seed_cache is None:
             rng = random.Random(f"{self.config.seed}:seed-population")
-            self._seed_cache = self.space.seed_individuals(rng, self.config.population_size)
+            self._seed_cache = self.space.seed_individuals(rng, self.params.population_size)
         return self._seed_cache
 
-    def population(self) -> list[Member]:
-        if self.config.population_mode == "aging":
-            return self.store.members(newest=self.config.population_size)
-        return self.store.members(include_removed=False)
+    def population(self, as_of: int | None = None) -> list[Member]:
+        """What the next tournament samples from (``as_of``: right after that result)."""
+        if self.params.population_mode == "aging":
+            return self.store.members(newest=self.params.population_size, as_of=as_of)
+        return self.store.members(include_removed=False, as_of=as_of)
 
     def propose(self, in_flight: Collection[int]) -> Trial | None:
         if self.children_exhausted():
@@ -76,7 +83,7 @@ class Evolution(SearchAlgorithm):
                 seq,
                 spec,
                 origin="seed" if mutation is None else "mutation",
-                stage=self.child_stage(),
+                stage=self.child_stage,
                 parent=parent if mutation is not None else None,
                 mutation=mutation,
             )
@@ -84,12 +91,12 @@ class Evolution(SearchAlgorithm):
         if not population:
             return None  # everything is still training: wait for a result
         rng = self.rng(seq)
-        best, sample = tournament(population, self.config.tournament_size, rng)
+        params = self.params
+        best, sample = tournament(
+            population, params.tournament_size, rng, params.tournament_replacement
+        )
         remove: list[int] = []
-        if (
-            self.config.population_mode == "remove_worst"
-            and len(population) >= self.config.population_size
-        ):
+        if params.population_mode == "remove_worst" and len(population) >= params.population_size:
             remove.append(worst(sample).id)
         parent = self.store.individual(best.id)
         spec, mutation = self.space.mutate(parent.spec, rng)
@@ -97,7 +104,7 @@ class Evolution(SearchAlgorithm):
             seq,
             spec,
             origin="mutation",
-            stage=self.child_stage(),
+            stage=self.child_stage,
             parent=parent,
             mutation=mutation,
             remove=remove,

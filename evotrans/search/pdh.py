@@ -1,44 +1,88 @@
-"""Progressive dynamic hurdles (So et al., 2019; ``ET_SPEC.md`` §3).
+"""Progressive dynamic hurdles (So, Liang & Le, 2019, "The Evolved Transformer", Section 4).
 
 Evolution as in :mod:`evotrans.search.evolution`, but a child first trains
 only ``s0`` steps (stage 0). For every stage i but the last:
 
-- once ``m`` models have been evaluated at stage i (ok, finite fitness, in
-  completion order), the hurdle ``h_i`` = the mean fitness of those first m
-  models is stored; it never changes afterwards;
+- a hurdle ``h_i`` is set by the hurdle rule (:mod:`evotrans.search.hurdles`;
+  default ``population``: after every m children evaluated at s0 — the paper's
+  m = 15000 / 3 = 5000 — the mean fitness of the current population's models
+  trained the longest); it never changes afterwards;
 - a model whose stage-i fitness is ``>= h_i`` earns stage i+1: a new trial
   row (``stage = i+1``, ``steps = s0 + ... + s_{i+1}``) with
   ``resumed_from_trial`` = its stage-i trial, so the runner continues from
-  that checkpoint. With ``promote_retroactively`` (default) the models
-  evaluated before the hurdle existed are checked when it is set; without
-  it only models evaluated after it was set can pass.
+  that checkpoint;
+- only evaluations that finished after ``h_i`` was set are checked against it
+  (paper Figure 2: models before the first hurdle were plain tournament
+  selection). With asynchronous workers a model is checked against the
+  hurdles that existed when its evaluation finished. ``promote_retroactively =
+  true`` (a departure) also checks the models evaluated before, when it is set.
 
-Promotion trials are run before new children. Fitness for selection is the
-last evaluated fitness; a model that fails a hurdle keeps its fitness and
-stays in the population.
+Defaults and where they come from: :mod:`evotrans.search.config`. Promotion
+trials are run before new children. Fitness for selection is the last
+evaluated fitness; a model that fails a hurdle keeps its fitness and stays in
+the population.
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from evotrans.search.evolution import Evolution
+from evotrans.errors import EvotransError
+from evotrans.search.evolution import Evolution, EvolutionParams
+from evotrans.search.hurdles import first_m_hurdle, population_hurdle
 from evotrans.store import Hurdle
+
+if TYPE_CHECKING:
+    from evotrans.search.config import SearchConfig
+
+
+@dataclass(frozen=True)
+class PDHParams(EvolutionParams):
+    hurdle_rule: str  # "population" (paper Section 4) or "first_m"
+    hurdle_models: int | tuple[int, ...] | None  # m (one per hurdle with a list)
+    promote_retroactively: bool
+    default_m: int  # m when hurdle_models is unset
+
+    @classmethod
+    def derived(cls, config: SearchConfig) -> dict[str, Any]:
+        if config.hurdle_rule == "first_m":
+            return {"default_m": config.population_size}
+        if config.max_children is None:
+            return {"default_m": 0}  # refused by check
+        return {"default_m": max(1, config.max_children // config.n_stages)}
+
+    def check(self, config: SearchConfig, where: str) -> None:
+        super().check(config, where)
+        if self.hurdle_models is None and self.default_m == 0:
+            raise EvotransError(
+                f"{where}.hurdle_models: set m (children per hurdle) when max_children is unset"
+            )
+
+    def m(self, hurdle: int) -> int:
+        """m of hurdle ``hurdle`` (with ``first_m``: models averaged; with ``population``:
+        children evaluated at s0 between it and the one before)."""
+        m = self.hurdle_models
+        if m is None:
+            return self.default_m
+        if isinstance(m, int):
+            return m
+        return m[hurdle] if hurdle < len(m) else m[-1]
+
+    def due(self, hurdle: int) -> int:
+        """Children evaluated at s0 (seed population included) when ``h_hurdle`` is due."""
+        return sum(self.m(i) for i in range(hurdle + 1))
 
 
 class PDH(Evolution):
-    name = "pdh"
+    Params = PDHParams
+    params: PDHParams
+    promotes = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._scanned: dict[int, int] = {}  # stage -> last finish_seq fully scanned for it
-
-    @property
-    def final_stage(self) -> int:
-        return self.config.n_stages - 1
-
-    def child_stage(self) -> int:
-        return 0
+        self._unset: dict[int, int] = {}  # stage -> last finish_seq that set no hurdle
 
     def sync(self) -> None:
         hurdles = self.store.hurdles()
@@ -48,17 +92,28 @@ class PDH(Evolution):
                 self._promote_passing(stage, hurdle)
 
     def _try_set_hurdle(self, stage: int) -> Hurdle | None:
-        m = self.config.hurdle_m(stage)
-        first = self.store.evaluated(stage, limit=m)
-        if len(first) < m:
+        params = self.params
+        if params.hurdle_rule == "first_m":
+            new = first_m_hurdle(self.store, stage, params.m(stage))
+        else:
+            upto = self.store.last_finish_seq()
+            new = population_hurdle(
+                self.store,
+                stage,
+                params.due(stage),
+                lambda seq: self.population(as_of=seq),
+                after=self._unset.get(stage),
+            )
+            if new is None:
+                self._unset[stage] = upto
+        if new is None:
             return None
-        value = math.fsum(t.fitness for t in first) / m
-        return self.store.set_hurdle(stage, value, m, first[-1].finish_seq)
+        return self.store.set_hurdle(stage, new.value, new.n_models, new.set_seq)
 
     def _promote_passing(self, stage: int, hurdle: Hurdle) -> None:
         """Promote every trial of ``stage`` that clears ``hurdle``. A hurdle never changes once
         set, so trials finished before the last complete scan need not be read again."""
-        after = None if self.config.promote_retroactively else hurdle.set_seq
+        after = None if self.params.promote_retroactively else hurdle.set_seq
         scanned = self._scanned.get(stage)
         if scanned is not None:
             after = max(after or 0, scanned)

@@ -10,15 +10,9 @@ from evotrans.store import Trial
 
 
 class RandomSearch(SearchAlgorithm):
-    name = "random"
-
-    @property
-    def final_stage(self) -> int:
-        return self.config.train_stages - 1
-
     def propose(self, in_flight: Collection[int]) -> Trial | None:
         if self.children_exhausted():
             return None
         seq = self.store.next_seq()
         spec = self.space.random(self.rng(seq))
-        return self.new_individual(seq, spec, origin="random", stage=self.final_stage)
+        return self.new_individual(seq, spec, origin="random", stage=self.child_stage)

@@ -8,21 +8,36 @@ Each spec of ``search.specs`` is trained once per training seed of
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from evotrans.errors import EvotransError
 from evotrans.search.base import SearchAlgorithm
+from evotrans.search.params import AlgorithmParams
 from evotrans.store import Trial
+
+if TYPE_CHECKING:
+    from evotrans.search.config import SearchConfig
+
+
+@dataclass(frozen=True)
+class SweepParams(AlgorithmParams):
+    specs: tuple[str, ...]  # the individuals to train
+    seeds: tuple[int, ...]  # training seeds (each spec × each seed)
+
+    def check(self, config: SearchConfig, where: str) -> None:
+        """A sweep stops after its specs: it needs no stop condition, only specs."""
+        if not self.specs:
+            raise EvotransError(f"{where}.specs: a sweep needs at least one spec")
 
 
 class Sweep(SearchAlgorithm):
-    name = "sweep"
-
-    @property
-    def final_stage(self) -> int:
-        return self.config.train_stages - 1
+    Params = SweepParams
+    params: SweepParams
 
     def items(self) -> list[tuple[str, int | None]]:
-        seeds: tuple[int | None, ...] = self.config.seeds or (None,)
-        return [(spec, seed) for spec in self.config.specs for seed in seeds]
+        seeds: tuple[int | None, ...] = self.params.seeds or (None,)
+        return [(spec, seed) for spec in self.params.specs for seed in seeds]
 
     def children_exhausted(self) -> bool:
         return self.store.count_individuals() >= len(self.items())
@@ -33,4 +48,4 @@ class Sweep(SearchAlgorithm):
         if seq >= len(items):
             return None
         spec, seed = items[seq]
-        return self.new_individual(seq, spec, origin="fixed", stage=self.final_stage, seed=seed)
+        return self.new_individual(seq, spec, origin="fixed", stage=self.child_stage, seed=seed)

@@ -1,77 +1,176 @@
-"""PDH and evolution: hurdle arithmetic, promotions, tournaments, populations."""
+"""PDH and evolution: hurdle timing and values, promotions, tournaments, populations.
+
+The default rule is the ET paper's (So, Liang & Le 2019, Section 4): after every
+m children evaluated at s0 the next hurdle is the mean fitness of the current
+population's models trained the longest; a model is checked only against the
+hurdles that exist when its evaluation finishes.
+"""
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evotrans.search.driver import create_experiment, make_algorithm
+from evotrans.errors import EvotransError
+from evotrans.search.config import SearchConfig
+from evotrans.search.driver import RULES_META, create_experiment, make_algorithm
 from evotrans.search.evolution import tournament, worst
-from evotrans.search.pdh import PDH
+from evotrans.search.pdh import PDH, PDHParams
 from evotrans.search.standin import standin_fitness
-from evotrans.search.types import TrialResult
-from evotrans.store import Member
+from evotrans.store import ExperimentStore, Member
+from tests.search_helpers import by_seq, drive, make, step, trained
+
+FIT = [1.0, 2.0, 3.0, 2.0, 5.0, 1.5, 2.0, 4.0, 0.5, 3.0, 2.5, 6.0]
+# 3 stages, 12 children: m = 12 // 3 = 4 (the paper's 15000 // 3 = 5000, scaled down)
+PDH_CONFIG = dict(steps=[10, 10, 10], population_size=4, tournament_size=2, max_children=12)
+# this project's earlier rules, now named options
+FIRST_M = dict(hurdle_rule="first_m", promote_retroactively=True, tournament_replacement=False)
 
 
-def make(tmp_path, algorithm="pdh", n_pairs=4, **search):
-    config = {
-        "search": {"algorithm": algorithm, **search},
-        "space": {"kind": "order", "n_pairs": n_pairs},
-        "task": {"kind": "lm", "data": "unused"},
-    }
-    store = create_experiment(tmp_path / "exp", config)
-    return store, make_algorithm(store)
+def finishes(store: ExperimentStore) -> list[tuple[int, int, float | None]]:
+    """(seq, stage, fitness) of every finished trial, in completion order."""
+    done = sorted((t for t in store.trials() if t.finish_seq), key=lambda t: t.finish_seq)
+    return [(store.individual(t.individual_id).seq, t.stage, t.fitness) for t in done]
 
 
-def step(algo, fitness):
-    """Run one trial synchronously: ask, start, tell. None when the algorithm is done."""
-    request = algo.ask()
-    if request is None:
-        return None
-    algo.store.mark_running(request.trial_id)
-    result = TrialResult(status="ok", fitness=fitness(request), steps_done=request.steps)
-    return request, algo.tell(request.trial_id, result)
+def test_population_hurdles_timing_values_and_promotions(tmp_path):
+    store, algo = make(tmp_path, **PDH_CONFIG)
+    assert isinstance(algo, PDH) and algo.params.m(0) == algo.params.m(1) == 4
+    drive(algo, by_seq(FIT))
+    assert finishes(store) == [
+        (0, 0, 1.0),
+        (1, 0, 2.0),
+        (2, 0, 3.0),
+        (3, 0, 2.0),  # 4th child at s0: h0 = mean of the population {0, 1, 2, 3} = 2.0
+        (4, 0, 5.0),  # >= h0: promoted, trains s1 next
+        (4, 1, 6.0),
+        (5, 0, 1.5),
+        (6, 0, 2.0),  # == h0: promoted
+        (6, 1, 3.0),  # evaluated at stage 1 before h1 existed: never checked against it
+        (7, 0, 4.0),  # 8th child at s0: h1 = mean of the population's stage-1 models
+        (7, 1, 5.0),  # population {7, 6, 5, 4}: (6.0 + 3.0) / 2 = 4.5; 5.0 >= h1
+        (7, 2, 6.0),
+        (8, 0, 0.5),
+        (9, 0, 3.0),
+        (9, 1, 4.0),  # < h1
+        (10, 0, 2.5),
+        (10, 1, 3.5),
+        (11, 0, 6.0),
+        (11, 1, 7.0),
+        (11, 2, 8.0),
+    ]
+    hurdles = store.hurdles()
+    assert set(hurdles) == {0, 1}  # no hurdle after the last stage
+    assert (hurdles[0].value, hurdles[0].n_models, hurdles[0].set_seq) == (2.0, 4, 4)
+    assert (hurdles[1].value, hurdles[1].n_models, hurdles[1].set_seq) == (4.5, 2, 10)
+    # seq 2 (3.0 >= h0) finished before h0 was set: no retroactive promotion
+    assert trained(store)[2] == [0]
+    for t in store.trials():  # promotions continue from the previous stage
+        assert t.steps == 10 * (t.stage + 1) and t.start_steps == 10 * t.stage
+        assert bool(t.final) == (t.stage == 2)
+        if t.stage:
+            previous = store.trial(t.resumed_from_trial)
+            assert (previous.individual_id, previous.stage) == (t.individual_id, t.stage - 1)
+            hurdle = hurdles[t.stage - 1]
+            assert previous.fitness >= hurdle.value and previous.finish_seq > hurdle.set_seq
 
 
-def by_seq(table):
-    """Fitness = table[seq of the individual] + stage (so it grows with training)."""
+def test_a_hurdle_waits_for_a_population_member_trained_that_long(tmp_path):
+    fit = [1.0, 2.0, 3.0, 2.0, 0.0, 0.0, 0.0, 0.0, 5.0, 9.0, 0.0, 0.0]
+    store, algo = make(tmp_path, **PDH_CONFIG)
+    drive(algo, by_seq(fit))
+    hurdles = store.hurdles()
+    # at the 8th s0 result (finish 8) no population member has trained s0 + s1: h1 waits
+    # for seq 8's stage-1 result (finish 10), the only such member then
+    assert finishes(store)[7:11] == [(7, 0, 0.0), (8, 0, 5.0), (8, 1, 6.0), (9, 0, 9.0)]
+    assert (hurdles[1].value, hurdles[1].n_models, hurdles[1].set_seq) == (6.0, 1, 10)
+    assert trained(store)[8] == [0, 1]  # its own stage-1 result set h1: not checked
+    assert trained(store)[9] == [0, 1, 2]  # 10.0 >= 6.0
+
+
+def replay(store: ExperimentStore, population: int, m: int, n_hurdles: int) -> dict:
+    """The hurdles, computed independently from the results in completion order:
+    h_i is due at the ((i + 1) * m)-th stage-0 result; its value is the mean over the
+    newest ``population`` evaluated individuals whose last ok stage is i (finite fitness)."""
+    seq_of = {i.id: i.seq for i in store.individuals()}
+    last: dict[int, tuple[int, float]] = {}  # seq -> (stage, fitness) of its highest ok stage
+    evaluated: set[int] = set()
+    stage0 = 0
+    expected: dict[int, tuple[float, int, int]] = {}
+    for t in sorted((t for t in store.trials() if t.finish_seq), key=lambda t: t.finish_seq):
+        seq = seq_of[t.individual_id]
+        evaluated.add(seq)
+        stage0 += t.stage == 0
+        if t.status == "ok" and (seq not in last or t.stage > last[seq][0]):
+            last[seq] = (t.stage, t.fitness)
+        members = sorted(evaluated, reverse=True)[:population]
+        for h in range(n_hurdles):
+            if h in expected or stage0 < (h + 1) * m:
+                continue
+            values = [last[s][1] for s in members if s in last and last[s][0] == h]
+            values = [v for v in values if math.isfinite(v)]
+            if values:
+                expected[h] = (sum(values) / len(values), len(values), t.finish_seq)
+    return expected
+
+
+@pytest.mark.parametrize(
+    ("population", "m", "stages", "seed"), [(4, 4, 3, 1), (6, 3, 4, 1), (3, 5, 4, 3), (8, 2, 3, 3)]
+)
+def test_hurdles_match_an_independent_replay(tmp_path, population, m, stages, seed):
+    store, algo = make(
+        tmp_path,
+        n_pairs=3,
+        steps=[10] * stages,
+        population_size=population,
+        tournament_size=3,
+        max_children=m * stages + 6,
+        hurdle_models=m,
+        seed=seed,
+    )
 
     def fitness(request):
-        return table[request.individual_id - 1] + request.stage  # ids are 1-based, seq 0-based
+        if request.individual_id % 7 == 3:
+            return None  # a failed trial: -inf in tournaments, left out of hurdle means
+        return random.Random(f"{seed}:{request.individual_id}").uniform(-3, 3) + request.stage
 
-    return fitness
-
-
-def drive(algo, fitness, limit=10_000):
-    out = []
-    while len(out) < limit and (done := step(algo, fitness)) is not None:
-        out.append(done)
-    return out
-
-
-def trained(store):
-    """{seq: [stages]} of every trial."""
-    out: dict[int, list[int]] = {}
+    drive(algo, fitness)
+    hurdles = store.hurdles()
+    expected = replay(store, population, m, stages - 1)
+    assert len(expected) == stages - 1  # every hurdle was set (h0, h1 and, with 4 stages, h2)
+    got = {s: (round(h.value, 9), h.n_models, h.set_seq) for s, h in hurdles.items()}
+    assert got == {s: (round(v, 9), n, seq) for s, (v, n, seq) in expected.items()}
+    # promoted exactly: ok at stage i, finished after h_i was set, fitness >= h_i
     for t in store.trials():
-        out.setdefault(store.individual(t.individual_id).seq, []).append(t.stage)
-    return out
+        if t.stage + 1 >= stages:
+            continue
+        h = hurdles.get(t.stage)
+        earned = (
+            h is not None and t.status == "ok" and t.finish_seq > h.set_seq and t.fitness >= h.value
+        )
+        assert (store.find_trial(t.individual_id, t.stage + 1) is not None) == earned
 
 
-FIT = [1.0, 2.0, 3.0, 2.0, 5.0, 1.5, 2.0]
-PDH_CONFIG = dict(
-    steps=[10, 10, 10], population_size=4, tournament_size=2, hurdle_models=4, max_children=7
-)
+def test_retroactive_promotion_is_an_option(tmp_path):
+    store, algo = make(tmp_path, **PDH_CONFIG, promote_retroactively=True)
+    drive(algo, by_seq(FIT))
+    assert store.hurdles()[0].value == 2.0  # the same population mean
+    # the seed models at or above h0 (1, 2, 3: 2.0, 3.0, 2.0) are checked when it is set
+    assert all(trained(store)[s][:2] == [0, 1] for s in (1, 2, 3))
+    assert trained(store)[0] == [0]
 
 
-def test_hurdles_are_means_of_the_first_m_and_promote_at_or_above(tmp_path):
-    store, algo = make(tmp_path, **PDH_CONFIG)
-    assert isinstance(algo, PDH)
-    events = drive(algo, by_seq(FIT))
-    order = [(store.individual(t.individual_id).seq, t.stage) for _, t in events]
-    assert order == [
+def test_first_m_hurdles_are_means_of_the_first_m_and_promote_at_or_above(tmp_path):
+    """The earlier rule, kept as ``hurdle_rule = "first_m"`` with its retroactive promotion
+    and sampling without replacement."""
+    fit = [1.0, 2.0, 3.0, 2.0, 5.0, 1.5, 2.0]
+    store, algo = make(tmp_path, **{**PDH_CONFIG, "max_children": 7, "hurdle_models": 4}, **FIRST_M)
+    drive(algo, by_seq(fit))
+    assert [(s, st) for s, st, _ in finishes(store)] == [
         (0, 0),
         (1, 0),
         (2, 0),
@@ -88,25 +187,44 @@ def test_hurdles_are_means_of_the_first_m_and_promote_at_or_above(tmp_path):
         (6, 1),
     ]
     hurdles = store.hurdles()
-    assert set(hurdles) == {0, 1}  # no hurdle after the last stage
     assert hurdles[0].value == pytest.approx(2.0) and hurdles[0].n_models == 4
     assert hurdles[0].set_seq == 4  # set when the 4th stage-0 result came in
     assert hurdles[1].value == pytest.approx((3 + 4 + 3 + 6) / 4) and hurdles[1].set_seq == 9
-    # promotion trials continue from the previous stage: cumulative steps, resumed_from
-    for t in store.trials():
-        assert t.steps == 10 * (t.stage + 1)
-        assert t.start_steps == 10 * t.stage
-        assert bool(t.final) == (t.stage == 2)
-        if t.stage:
-            previous = store.trial(t.resumed_from_trial)
-            assert (previous.individual_id, previous.stage) == (t.individual_id, t.stage - 1)
-            assert previous.fitness >= hurdles[t.stage - 1].value
-        else:
-            assert t.resumed_from_trial is None
+
+
+def test_first_m_without_retroactive_promotion(tmp_path):
+    config = {**PDH_CONFIG, "max_children": 7, "hurdle_models": 4}
+    store, algo = make(tmp_path, **config, hurdle_rule="first_m", tournament_replacement=False)
+    drive(algo, by_seq([1.0, 2.0, 3.0, 2.0, 5.0, 1.5, 2.0]))
+    assert trained(store) == {0: [0], 1: [0], 2: [0], 3: [0], 4: [0, 1], 5: [0], 6: [0, 1]}
+    assert set(store.hurdles()) == {0}
+
+
+def test_first_m_hurdle_models_per_stage(tmp_path):
+    config = {**PDH_CONFIG, "max_children": 7, "hurdle_models": [4, 2]}
+    store, algo = make(tmp_path, **config, **FIRST_M)
+    drive(algo, by_seq([1.0, 2.0, 3.0, 2.0, 5.0, 1.5, 2.0]))
+    hurdles = store.hurdles()
+    assert hurdles[0].n_models == 4 and hurdles[1].n_models == 2
+    assert hurdles[1].value == pytest.approx((3 + 4) / 2)
+
+
+def test_m_defaults(tmp_path):
+    def params(**table):
+        return PDHParams.from_config(SearchConfig.from_dict(table))
+
+    assert params().m(0) == 5000 and params().due(1) == 10000  # 15000 children / 3 stages
+    assert params(max_children=12, steps=[1, 1]).m(0) == 6  # the demo: 12 children, 2 stages
+    assert params(max_children=2, steps=[1, 1, 1]).m(0) == 1
+    assert params(hurdle_models=[3, 5], max_children=9).due(1) == 8
+    assert params(hurdle_rule="first_m").m(0) == 100  # population_size
+    with pytest.raises(EvotransError, match=r"^search\.hurdle_models: set m .* max_children"):
+        params(max_children=None, max_total_steps=100)
+    assert params(max_children=None, max_total_steps=100, hurdle_rule="first_m").m(0) == 100
 
 
 def test_hurdles_stay_fixed(tmp_path):
-    store, algo = make(tmp_path, **{**PDH_CONFIG, "max_children": 40})
+    store, algo = make(tmp_path, **{**PDH_CONFIG, "max_children": 40, "hurdle_models": 4})
     values = []
     for _ in range(60):
         if step(algo, lambda r: random.Random(r.trial_id).uniform(-5, 5) + r.stage) is None:
@@ -120,7 +238,7 @@ def test_hurdles_stay_fixed(tmp_path):
 
 def test_promotion_request_resumes_from_previous_trial_dir(tmp_path):
     store, algo = make(tmp_path, **PDH_CONFIG)
-    drive(algo, by_seq(FIT), limit=4)
+    drive(algo, by_seq(FIT), limit=5)
     request = algo.ask()
     assert request.stage == 1 and request.steps == 20 and request.start_steps == 10
     previous = store.find_trial(request.individual_id, 0)
@@ -130,19 +248,23 @@ def test_promotion_request_resumes_from_previous_trial_dir(tmp_path):
     assert request.task == {"kind": "lm", "data": "unused"} and request.seed == 1
 
 
-def test_without_retroactive_promotion_only_later_models_pass(tmp_path):
-    store, algo = make(tmp_path, **PDH_CONFIG, promote_retroactively=False)
-    drive(algo, by_seq(FIT))
-    assert trained(store) == {0: [0], 1: [0], 2: [0], 3: [0], 4: [0, 1], 5: [0], 6: [0, 1]}
-    assert set(store.hurdles()) == {0}
-
-
-def test_hurdle_models_per_stage(tmp_path):
-    store, algo = make(tmp_path, **{**PDH_CONFIG, "hurdle_models": [4, 2]})
-    drive(algo, by_seq(FIT))
-    hurdles = store.hurdles()
-    assert hurdles[0].n_models == 4 and hurdles[1].n_models == 2
-    assert hurdles[1].value == pytest.approx((3 + 4) / 2)
+def test_a_store_without_the_rules_marker_keeps_the_earlier_rules(tmp_path):
+    """Stores created before ``hurdle_rule`` existed resume with the rules they ran with."""
+    store, _ = make(tmp_path, **PDH_CONFIG)
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM experiment WHERE key = ?", (RULES_META,))
+    params = make_algorithm(store).params
+    assert (params.hurdle_rule, params.promote_retroactively) == ("first_m", True)
+    assert params.tournament_replacement is False and params.m(0) == 4  # population_size
+    explicit = create_experiment(
+        tmp_path / "explicit",
+        {
+            "search": {**PDH_CONFIG, "promote_retroactively": True},
+            "space": {"kind": "order", "n_pairs": 4},
+        },
+    )
+    params = make_algorithm(explicit).params
+    assert (params.hurdle_rule, params.promote_retroactively) == ("population", True)
 
 
 def test_seed_population_is_seed_and_its_mutants(tmp_path):
@@ -167,15 +289,53 @@ members = st.lists(
 
 
 @settings(max_examples=200, deadline=None)
-@given(population=members, k=st.integers(1, 40), seed=st.integers(0, 10**6))
-def test_tournament_picks_the_best_of_its_sample(population, k, seed):
-    best, sample = tournament(population, k, random.Random(seed))
-    assert len(sample) == min(k, len(population)) == len({m.id for m in sample})
+@given(
+    population=members,
+    k=st.integers(1, 40),
+    seed=st.integers(0, 10**6),
+    replacement=st.booleans(),
+)
+def test_tournament_picks_the_best_of_its_sample(population, k, seed, replacement):
+    best, sample = tournament(population, k, random.Random(seed), replacement)
+    if replacement:  # k draws, uniformly with replacement (Real et al. 2019)
+        assert len(sample) == k
+        assert sample == random.Random(seed).choices(population, k=k)
+    else:
+        assert len(sample) == min(k, len(population)) == len({m.id for m in sample})
+        if k >= len(population):
+            assert best.key == max(m.key for m in population)
     assert best in sample
     assert all(best.key >= m.key for m in sample)
     assert all(worst(sample).key <= m.key for m in sample)
-    if k >= len(population):
-        assert best.key == max(m.key for m in population)
+
+
+def test_tournaments_draw_with_replacement_by_default(tmp_path):
+    """With a population of 2 and tournaments of 2, the worse member is the parent when it
+    is drawn twice (1 in 4); without replacement it never is."""
+    parents = {}
+    for replacement in (True, False):
+        store, algo = make(
+            tmp_path / str(replacement),
+            "evolution",
+            n_pairs=3,
+            steps=[10],
+            population_size=2,
+            tournament_size=2,
+            tournament_replacement=replacement,
+            max_children=60,
+        )
+        worse_parent = 0
+        while True:
+            population = algo.population()
+            if step(algo, lambda r: standin_fitness(r.spec, r.steps)) is None:
+                break
+            child = store.individual_by_seq(store.next_seq() - 1)
+            if child.seq >= 2 and len(population) == 2:
+                worse = min(population, key=lambda m: (m.key, m.seq))
+                worse_parent += child.parent_id == worse.id
+        parents[replacement] = worse_parent
+    assert parents[False] == 0
+    assert 5 <= parents[True] <= 25  # about 58 / 4
 
 
 def test_tournament_of_whole_population_selects_global_best(tmp_path):
@@ -186,6 +346,7 @@ def test_tournament_of_whole_population_selects_global_best(tmp_path):
         steps=[10],
         population_size=6,
         tournament_size=6,
+        tournament_replacement=False,
         max_children=30,
     )
     fitness = lambda r: standin_fitness(r.spec, r.steps)  # noqa: E731
@@ -214,10 +375,12 @@ def test_aging_population_is_the_newest_p(tmp_path):
         parent = store.individual(ind.parent_id)
         assert ind.seq - 5 <= parent.seq < ind.seq  # only the newest 5 can be parents
     assert [m.seq for m in algo.population()] == [39, 38, 37, 36, 35]
+    assert [m.seq for m in algo.population(as_of=10)] == [9, 8, 7, 6, 5]
     assert all(ind.removed_seq is None for ind in store.individuals())
 
 
-def test_remove_worst_population(tmp_path):
+@pytest.mark.parametrize("replacement", [True, False])
+def test_remove_worst_population(tmp_path, replacement):
     store, algo = make(
         tmp_path,
         "evolution",
@@ -225,6 +388,7 @@ def test_remove_worst_population(tmp_path):
         steps=[10],
         population_size=5,
         tournament_size=3,
+        tournament_replacement=replacement,
         population_mode="remove_worst",
         max_children=40,
     )

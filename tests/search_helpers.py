@@ -1,0 +1,63 @@
+"""Shared helpers of the search tests: build an experiment, run trials synchronously."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from evotrans.search.base import SearchAlgorithm
+from evotrans.search.driver import create_experiment, make_algorithm
+from evotrans.search.types import TrialRequest, TrialResult
+from evotrans.store import ExperimentStore, Trial
+
+Fitness = Callable[[TrialRequest], float | None]
+
+
+def make(tmp_path, algorithm="pdh", n_pairs=4, **search: Any):
+    """A new order-space experiment (``tmp_path/exp``) and its algorithm."""
+    config = {
+        "search": {"algorithm": algorithm, **search},
+        "space": {"kind": "order", "n_pairs": n_pairs},
+        "task": {"kind": "lm", "data": "unused"},
+    }
+    store = create_experiment(tmp_path / "exp", config)
+    return store, make_algorithm(store)
+
+
+def step(algo: SearchAlgorithm, fitness: Fitness) -> tuple[TrialRequest, Trial] | None:
+    """Run one trial synchronously: ask, start, tell. None when the algorithm is done.
+    A fitness of None is a failed trial."""
+    request = algo.ask()
+    if request is None:
+        return None
+    algo.store.mark_running(request.trial_id)
+    value = fitness(request)
+    if value is None:
+        result = TrialResult(status="failed", error="test failure")
+    else:
+        result = TrialResult(status="ok", fitness=value, steps_done=request.steps)
+    return request, algo.tell(request.trial_id, result)
+
+
+def by_seq(table):
+    """Fitness = table[seq of the individual] + stage (so it grows with training)."""
+
+    def fitness(request):
+        return table[request.individual_id - 1] + request.stage  # ids are 1-based, seq 0-based
+
+    return fitness
+
+
+def drive(algo: SearchAlgorithm, fitness: Fitness, limit: int = 10_000):
+    out = []
+    while len(out) < limit and (done := step(algo, fitness)) is not None:
+        out.append(done)
+    return out
+
+
+def trained(store: ExperimentStore) -> dict[int, list[int]]:
+    """{seq: [stages]} of every trial."""
+    out: dict[int, list[int]] = {}
+    for t in store.trials():
+        out.setdefault(store.individual(t.individual_id).seq, []).append(t.stage)
+    return out

@@ -3,14 +3,45 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from evotrans.search.base import SearchAlgorithm
 from evotrans.search.driver import create_experiment, make_algorithm
+from evotrans.search.standin import StandinRunner
 from evotrans.search.types import TrialRequest, TrialResult
 from evotrans.store import ExperimentStore, Trial
 
 Fitness = Callable[[TrialRequest], float | None]
+
+#: A small PDH experiment for driver tests (3 stages, 20 children, m = 4).
+DRIVER_CONFIG: dict[str, Any] = {
+    "search": {
+        "algorithm": "pdh",
+        "steps": [10, 10, 20],
+        "population_size": 6,
+        "tournament_size": 3,
+        "hurdle_models": 4,
+        "max_children": 20,
+    },
+    "space": {"kind": "order", "n_pairs": 3},
+    "task": {"kind": "lm", "data": "unused"},
+}
+
+
+@dataclass(frozen=True)
+class Flaky:
+    """Fails in every way a runner can: raises, returns junk, reports bad statuses."""
+
+    def __call__(self, request: TrialRequest):
+        kind = request.trial_id % 5  # every failure kind occurs, whatever is proposed
+        if kind == 1:
+            raise RuntimeError("runner crashed")
+        if kind == 2:
+            return "not a result"
+        if kind == 3:
+            return TrialResult(status="oom", error="CUDA out of memory")
+        return StandinRunner()(request)
 
 
 def make(tmp_path, algorithm="pdh", n_pairs=4, **search: Any):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 import pytest
 
@@ -17,36 +16,10 @@ from evotrans.search.driver import (
     run_experiment,
 )
 from evotrans.search.standin import StandinRunner
-from evotrans.search.types import TrialRequest, TrialResult
 from evotrans.store import ExperimentStore
+from tests.search_helpers import DRIVER_CONFIG, Flaky
 
-CONFIG = {
-    "search": {
-        "algorithm": "pdh",
-        "steps": [10, 10, 20],
-        "population_size": 6,
-        "tournament_size": 3,
-        "hurdle_models": 4,
-        "max_children": 20,
-    },
-    "space": {"kind": "order", "n_pairs": 3},
-    "task": {"kind": "lm", "data": "unused"},
-}
-
-
-@dataclass(frozen=True)
-class Flaky:
-    """Fails in every way a runner can: raises, returns junk, reports bad statuses."""
-
-    def __call__(self, request: TrialRequest):
-        kind = request.trial_id % 5  # every failure kind occurs, whatever is proposed
-        if kind == 1:
-            raise RuntimeError("runner crashed")
-        if kind == 2:
-            return "not a result"
-        if kind == 3:
-            return TrialResult(status="oom", error="CUDA out of memory")
-        return StandinRunner()(request)
+CONFIG = DRIVER_CONFIG
 
 
 def test_failed_trials_never_stop_the_search(tmp_path):

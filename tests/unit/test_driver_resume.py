@@ -30,7 +30,7 @@ CONFIG = {
         "population_size": 5,
         "tournament_size": 3,
         "hurdle_models": 3,
-        "max_children": 14,
+        "max_children": 20,
     },
     "space": {"kind": "order", "n_pairs": 3},
     "task": {"kind": "lm", "data": "unused"},
@@ -128,7 +128,7 @@ def reference(tmp_path_factory):
     finish(spawn(directory), expect_kill=False)
     state, attempts = snapshot(directory)
     assert attempts == [1] * len(attempts)
-    assert len(state["trials"]) > len(state["individuals"]) == 14  # promotions happened
+    assert len(state["trials"]) > len(state["individuals"]) == 20  # promotions happened
     assert len(state["hurdles"]) == 2
     return state
 

@@ -11,9 +11,11 @@ from evotrans.launch.local import LocalLauncher
 from evotrans.search.asha import ASHA
 from evotrans.search.config import SearchConfig
 from evotrans.search.driver import create_experiment, make_algorithm, run
+from evotrans.search.pdh import PDHParams
+from evotrans.search.registry import NAMES, algorithm_class, algorithm_name
 from evotrans.search.standin import StandinRunner, standin_fitness
 from evotrans.search.types import TrialResult
-from tests.unit.test_search_pdh import by_seq, drive, make
+from tests.search_helpers import by_seq, drive, make
 
 
 @pytest.mark.parametrize("algorithm", ["pdh", "evolution", "random", "asha"])
@@ -165,7 +167,10 @@ def test_failed_trials_are_not_promoted_and_search_goes_on(tmp_path):
         ({"max_children": None}, "max_children or max_total_steps"),
         ({"stages": 4}, "search.stages"),
         ({"promote_retroactively": "yes"}, "search.promote_retroactively"),
+        ({"tournament_replacement": 1}, "search.tournament_replacement: must be true or false"),
+        ({"hurdle_rule": "mean"}, "search.hurdle_rule: 'mean' is not one of population, first_m"),
         ({"hurdle_models": [2, 0]}, "search.hurdle_models"),
+        ({"max_children": None, "max_total_steps": 9}, "search.hurdle_models: set m"),
         ({"algorithm": "sweep"}, "search.specs"),
         ({"eta": 1}, "search.eta"),
     ],
@@ -180,9 +185,39 @@ def test_config_defaults_are_the_papers():
     assert c.algorithm == "pdh" and c.steps == (60000, 60000, 120000)
     assert c.cumulative == (60000, 120000, 240000)
     assert c.population_size == 100 and c.tournament_size == 25 and c.max_children == 15000
-    assert c.population_mode == "aging" and c.promote_retroactively
-    assert c.hurdle_m(0) == 100 and c.eta == 3
+    assert c.population_mode == "aging" and c.eta == 3
+    # the ET paper's PDH (Section 4) and Real et al.'s tournaments (with replacement)
+    assert c.hurdle_rule == "population" and not c.promote_retroactively
+    assert c.tournament_replacement and c.hurdle_models is None
+    assert make_pdh_params(c).m(0) == 5000  # 15000 children / 3 stages
     assert SearchConfig.from_dict(c.to_dict()) == c
+
+
+def make_pdh_params(config: SearchConfig) -> PDHParams:
+    return PDHParams.from_config(config)
+
+
+def test_one_registry_of_algorithms_each_with_its_own_parameters(tmp_path):
+    assert NAMES == ("pdh", "evolution", "random", "asha", "sweep")
+    for name in NAMES:
+        cls = algorithm_class(name)
+        assert algorithm_name(cls) == name
+    own = {
+        "pdh": {"hurdle_rule", "hurdle_models", "promote_retroactively", "tournament_size"},
+        "evolution": {"tournament_size", "tournament_replacement", "population_mode"},
+        "asha": {"eta"},
+        "sweep": {"specs", "seeds"},
+        "random": set(),
+    }
+    for name, keys in own.items():
+        fields = set(algorithm_class(name).Params.__dataclass_fields__)
+        assert keys <= fields, name
+    assert "eta" not in algorithm_class("pdh").Params.__dataclass_fields__
+    _, algo = make(tmp_path, "asha", steps=[10, 10], eta=4, max_children=3)
+    assert algo.name == "asha" and algo.params.eta == 4
+    assert (algo.child_stage, algo.final_stage) == (0, 1)  # promotes stage by stage
+    _, algo = make(tmp_path / "r", "random", steps=[10, 10, 10], stages=2, max_children=3)
+    assert (algo.child_stage, algo.final_stage) == (1, 1)  # one trial through 2 stages
 
 
 def test_experiment_config_is_validated(tmp_path):

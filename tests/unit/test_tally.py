@@ -6,7 +6,8 @@ from evotrans.launch.local import LocalLauncher
 from evotrans.search.driver import create_experiment, make_algorithm, run
 from evotrans.search.tally import Tally
 from evotrans.search.types import TrialResult
-from tests.unit.test_driver import CONFIG, Flaky
+from tests.search_helpers import DRIVER_CONFIG as CONFIG
+from tests.search_helpers import Flaky
 
 
 def test_tally_matches_store_aggregates_after_a_flaky_search(tmp_path):

@@ -59,6 +59,14 @@ def seed_and_mutants(space: SearchSpace, seed: str, rng: random.Random, n: int):
     return out
 
 
+def space_for_store(space: SearchSpace, store: Any) -> SearchSpace:
+    """The space to continue ``store`` in: a space with a ``for_store(store)`` method
+    (:meth:`~evotrans.search.spaces_genome.GenomeSpace.for_store`) may adapt itself to
+    an experiment written by an earlier version; others are returned as they are."""
+    adapt = getattr(space, "for_store", None)
+    return space if adapt is None else adapt(store)
+
+
 ROLES = ("lm", "encoder", "decoder", "mt")
 OPERATORS = ("swap", "move", "flip")
 

@@ -3,7 +3,9 @@ and the fixed ``evolved_transformer_{tiny,base,big}`` architectures.
 
 ``--genome`` takes a JSON file, a compact genome or a seed name
 (``transformer``, ``evolved_transformer``). Widths are relative to the embedding
-dimension; every other option is fairseq's ``transformer``'s
+dimension (a cell may output another width: the encoder keeps it, the decoder
+is resized to d, see :mod:`fairseq_plugins.modules.genome_cell`); every other
+option is fairseq's ``transformer``'s
 (``--share-all-embeddings``, dropouts, positions, …). Genome models are
 pre-norm. With ``--genome transformer`` the model is fairseq's pre-norm
 ``transformer`` with FFN width 4d, parameter for parameter.
@@ -22,6 +24,7 @@ from fairseq.models.transformer import (
 )
 
 from evotrans.genome import from_compact
+from evotrans.genome.widths import stack_output_width
 from fairseq_plugins.genomes import resolve_genome
 from fairseq_plugins.modules.evolved_transformer import EvolvedDecoder, EvolvedEncoder
 from fairseq_plugins.modules.genome_cell import GenomeDecoder, GenomeEncoder
@@ -63,11 +66,14 @@ class GenomeTransformerModel(TransformerModel):
 
     @classmethod
     def build_decoder(cls, args, tgt_dict, embed_tokens):
+        genome = from_compact(args.genome)
+        assert genome.encoder is not None
         return GenomeDecoder(
             TransformerConfig.from_namespace(args),
             tgt_dict,
             embed_tokens,
-            from_compact(args.genome).decoder,
+            genome.decoder,
+            encoder_dim=int(stack_output_width(genome.encoder) * args.encoder_embed_dim),
         )
 
 

@@ -3,12 +3,21 @@
 As tensor2tensor's ``evolved_transformer.py`` does: one readable module per
 cell, every width visible (d = embedding dim, h = heads). Pre-norm residual
 blocks; each stack ends with a LayerNorm (fairseq's ``normalize_before``
-stacks). The branch layers are the same modules the genome builder uses, built
-in the same order, so this model and the ``evolved_transformer`` seed genome
-built by :mod:`.genome_cell` are the same model (tested: parameters and losses).
+stacks). Parallel branches read one shared LayerNorm of their input, as the
+reference's single ``layer_preprocess`` per step (encoder conv branches
+evolved_transformer.py:182, decoder attentions :342, decoder conv branches :410).
+The decoder's wide self-attention has ``max(min(2h, 16), h)`` heads
+(``_capped_double_heads``, :50-63).
 
-Dropout: ``--dropout`` on every sublayer output, ``--activation-dropout`` on the
-FFN's hidden activation; ``--attention-dropout`` inside attention.
+The branch layers are the same modules the genome builder uses, built in the
+same order, so this model and the ``evolved_transformer`` seed genome built by
+:mod:`.genome_cell` are the same model (tested: parameters and losses) wherever
+the capped double heads are the seed's 16 (h = 8 or 16: base and big) and
+``--activation-dropout`` equals ``--dropout``.
+
+Dropout: ``--dropout`` (t2t's ``layer_prepostprocess_dropout``) on every sublayer
+output and on the FFN's hidden activation (:262-263, :616-617);
+``--attention-dropout`` inside attention.
 """
 
 from __future__ import annotations
@@ -30,12 +39,14 @@ def _pad(x: Tensor, width: int) -> Tensor:
     return F.pad(x, (0, width - x.size(-1)))
 
 
-def _dropouts(cfg) -> tuple[FairseqDropout, FairseqDropout]:
-    act = cfg.activation_dropout or getattr(cfg, "relu_dropout", 0.0) or 0.0
-    return (
-        FairseqDropout(cfg.dropout, module_name="EvolvedTransformer"),
-        FairseqDropout(float(act), module_name="EvolvedTransformer"),
-    )
+def capped_double_heads(heads: int, cap: int = 16) -> int:
+    """Heads of the decoder's wide self-attention: twice h, at most ``cap``, at least h
+    (t2t evolved_transformer.py:50-63)."""
+    return max(min(heads * 2, cap), heads)
+
+
+def _dropout(cfg) -> FairseqDropout:
+    return FairseqDropout(cfg.dropout, module_name="EvolvedTransformer")
 
 
 class EvolvedEncoderCell(nn.Module):
@@ -49,10 +60,10 @@ class EvolvedEncoderCell(nn.Module):
         # 1. gated linear unit: Linear(d→d) ⊙ sigmoid(Linear(d→d)), pre-LN, residual
         self.glu_norm = LayerNorm(d)
         self.glu = build_branch_layer("gated_linear_unit", d, d, **layer)
-        # 2. left: ReLU(Linear d→4d); right: ReLU(conv 3x1 d→d/2) zero-padded to 4d; sum
-        self.left_norm = LayerNorm(d)
+        # 2. one LN of x; left: ReLU(Linear d→4d); right: ReLU(conv 3x1 d→d/2)
+        #    zero-padded to 4d; sum
+        self.conv_norm = LayerNorm(d)
         self.left_dense = build_branch_layer("standard_conv_1x1", d, 4 * d, **layer)
-        self.right_norm = LayerNorm(d)
         self.right_conv = build_branch_layer("standard_conv_3x1", d, d // 2, **layer)
         #    LN over 4d; separable conv 9x1 4d→d/2, zero-padded to d; residual
         self.sep_norm = LayerNorm(4 * d)
@@ -64,18 +75,19 @@ class EvolvedEncoderCell(nn.Module):
         self.ffn_norm = LayerNorm(d)
         self.fc1 = build_branch_layer("standard_conv_1x1", d, 4 * d, **layer)
         self.fc2 = build_branch_layer("standard_conv_1x1", 4 * d, d, **layer)
-        self.dropout, self.activation_dropout = _dropouts(cfg)
+        self.dropout = _dropout(cfg)
 
     def forward(self, x: Tensor, encoder_padding_mask: Tensor | None = None, **unused) -> Tensor:
         m = {"padding_mask": encoder_padding_mask}
-        drop, act_drop = self.dropout, self.activation_dropout
+        drop = self.dropout
         x = x + drop(self.glu(self.glu_norm(x), **m))
-        left = drop(F.relu(self.left_dense(self.left_norm(x), **m)))
-        right = drop(F.relu(self.right_conv(self.right_norm(x), **m)))
+        normed = self.conv_norm(x)
+        left = drop(F.relu(self.left_dense(normed, **m)))
+        right = drop(F.relu(self.right_conv(normed, **m)))
         wide = left + _pad(right, 4 * self.d)
         x = _pad(drop(self.sep_conv(self.sep_norm(wide), **m)), self.d) + x
         x = drop(self.attn(self.attn_norm(x), **m)) + x
-        hidden = act_drop(F.relu(self.fc1(self.ffn_norm(x), **m)))
+        hidden = drop(F.relu(self.fc1(self.ffn_norm(x), **m)))
         return drop(self.fc2(hidden, **m)) + x
 
     def upgrade_state_dict_named(self, state_dict, name: str) -> None:
@@ -94,17 +106,17 @@ class EvolvedDecoderCell(nn.Module):
         self.has_encoder = not no_encoder_attn
         layer = dict(heads=h, causal=True, attention_dropout=cfg.attention_dropout)
         enc = dict(layer, encoder_dim=cfg.encoder.embed_dim)
-        # 1. left: self-attention with max(16, h) heads (16 in the space); right: attention
-        #    to the encoder, h heads; both on their own pre-LN input, added to the residual
-        self.attn16_norm = LayerNorm(d)
-        self.attn16 = build_branch_layer("attention_16_heads", d, d, **layer)
+        # 1. one LN of x; left: self-attention with max(min(2h, 16), h) heads; right:
+        #    attention to the encoder, h heads; both added to the residual
+        self.attn_wide_norm = LayerNorm(d)
+        wide = dict(layer, heads=capped_double_heads(h))
+        self.attn_wide = build_branch_layer("standard_attention", d, d, **wide)
         if self.has_encoder:
-            self.enc_attn1_norm = LayerNorm(d)
             self.enc_attn1 = build_branch_layer("attend_to_encoder", d, d, **enc)
-        # 2. left: ReLU(separable conv 11x1 d→2d); right: separable conv 7x1 d→d/2, padded
-        self.left_norm = LayerNorm(d)
+        # 2. one LN of x; left: ReLU(separable conv 11x1 d→2d); right: separable conv
+        #    7x1 d→d/2, padded
+        self.conv_norm = LayerNorm(d)
         self.left_conv = build_branch_layer("separable_conv_11x1", d, 2 * d, **layer)
-        self.right_norm = LayerNorm(d)
         self.right_conv = build_branch_layer("separable_conv_7x1", d, d // 2, **layer)
         #    LN over 2d; separable conv 7x1 2d→d; residual
         self.sep_norm = LayerNorm(2 * d)
@@ -121,7 +133,7 @@ class EvolvedDecoderCell(nn.Module):
         self.fc1 = build_branch_layer("standard_conv_1x1", d, 4 * d, **layer)
         self.hidden_norm = LayerNorm(4 * d)
         self.fc2 = build_branch_layer("standard_conv_1x1", 4 * d, d, **layer)
-        self.dropout, self.activation_dropout = _dropouts(cfg)
+        self.dropout = _dropout(cfg)
 
     def forward(
         self,
@@ -139,19 +151,21 @@ class EvolvedDecoderCell(nn.Module):
             "self_attn_mask": self_attn_mask,
         }
         e = {**m, "encoder_out": encoder_out, "encoder_padding_mask": encoder_padding_mask}
-        drop, act_drop = self.dropout, self.activation_dropout
-        both = drop(self.attn16(self.attn16_norm(x), **m))
+        drop = self.dropout
+        normed = self.attn_wide_norm(x)
+        both = drop(self.attn_wide(normed, **m))
         if self.has_encoder:
-            both = both + drop(self.enc_attn1(self.enc_attn1_norm(x), **e))
+            both = both + drop(self.enc_attn1(normed, **e))
         x = both + x
-        left = drop(F.relu(self.left_conv(self.left_norm(x), **m)))
-        right = drop(self.right_conv(self.right_norm(x), **m))
+        normed = self.conv_norm(x)
+        left = drop(F.relu(self.left_conv(normed, **m)))
+        right = drop(self.right_conv(normed, **m))
         wide = left + _pad(right, 2 * self.d)
         x = drop(self.sep_conv(self.sep_norm(wide), **m)) + x
         x = drop(self.attn(self.attn_norm(x), **m)) + x
         if self.has_encoder:
             x = drop(self.enc_attn2(self.enc_attn2_norm(x), **e)) + x
-        hidden = act_drop(F.silu(self.fc1(self.ffn_norm(x), **m)))
+        hidden = drop(F.silu(self.fc1(self.ffn_norm(x), **m)))
         x = drop(self.fc2(self.hidden_norm(hidden), **m)) + x
         return x, None, None
 

@@ -1,5 +1,7 @@
 """The ET branch layers (fairseq_plugins/modules/et_layers.py): shapes, gradients,
-parameter counts, causality, padding, and incremental decoding with beam reordering."""
+parameter counts (= the one layer bank, evotrans.genome.layers), causality, padding,
+incremental decoding with beam reordering, and tensor2tensor's numerics (attention
+in→out, lightweight strided kernel tying)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("fairseq")
 
 from fairseq.models.fairseq_incremental_decoder import FairseqIncrementalDecoder  # noqa: E402
-from fairseq.modules import LightweightConv1dTBC  # noqa: E402
 
+from evotrans.genome import layers as bank  # noqa: E402
 from fairseq_plugins.modules.et_layers import (  # noqa: E402
     LAYER_NAMES,
     build_branch_layer,
@@ -35,9 +37,9 @@ def in_dim_for(name: str) -> int:
 def out_dims(name: str) -> list[int]:
     d = in_dim_for(name)
     kind = layer_spec(name).kind
-    if kind in ("identity", "attention", "encoder_attention"):
+    if kind == "identity":
         return [d]
-    if kind == "depthwise":
+    if kind in ("depthwise", "lightweight"):  # a whole channel multiplier
         return [d, 2 * d]
     return [d // 2, d, 2 * d]
 
@@ -142,9 +144,9 @@ def test_convolution_receptive_field(name, causal):
     assert changed == [t for t in range(T) if last - t <= right and (last - t) % spec.dilation == 0]
 
 
-@pytest.mark.parametrize("name", LIVE)
-def test_incremental_equals_full_decoding(name):
-    layer = build(name, causal=True)
+@pytest.mark.parametrize(("name", "out_dim"), CASES)
+def test_incremental_equals_full_decoding(name, out_dim):
+    layer = build(name, out_dim, causal=True)
     x, kw = inputs(name)
     mask = torch.zeros(B, T, dtype=torch.bool)
     with torch.no_grad():
@@ -189,56 +191,149 @@ def test_reorder_incremental_state(name, order):
     torch.testing.assert_close(continued, expected, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("causal", [False, True])
-def test_lightweight_conv_matches_fairseq_module(causal):
-    """The grouped-conv forward is fairseq's LightweightConv1dTBC, both code paths."""
-    layer = build("lightweight_conv_5x1_r_4", causal=causal)
-    x, _ = inputs("lightweight_conv_5x1_r_4")
-    conv = layer.conv
-    assert isinstance(conv, LightweightConv1dTBC) and conv.num_heads == IN_DIM // 4
+def t2t_lightweight_kernel(base, extra, r: int):
+    """nas_layers.py:353-366 by hand: kernel_base [k, 1, in//r, m] concatenated r times
+    along the channels, then the untied [k, 1, in%r, m], softmax over k; returned as the
+    depthwise_conv2d kernel [k, in, m]."""
+    tiled = [base] * r  # each [k, in//r, m]
+    kernel = torch.cat([*tiled, extra], dim=1) if extra is not None else torch.cat(tiled, 1)
+    return torch.softmax(kernel, dim=0)
+
+
+def t2t_depthwise(x, kernel, left: int):
+    """tf.nn.depthwise_conv2d over time, by hand: x T x B x C, kernel [k, C, m] ->
+    T x B x C*m, output channel c*m + j = sum_t' x[t + t' - left, c] * kernel[t', c, j]."""
+    k, c, m = kernel.shape
+    padded = torch.nn.functional.pad(x, (0, 0, 0, 0, left, k - 1 - left))
+    out = torch.zeros(x.size(0), x.size(1), c, m)
+    for t in range(x.size(0)):
+        window = padded[t : t + k]  # k x B x C
+        out[t] = torch.einsum("kbc,kcm->bcm", window, kernel)
+    return out.reshape(x.size(0), x.size(1), c * m)
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["encoder", "decoder"])
+@pytest.mark.parametrize(
+    ("name", "in_dim", "out_dim"),
+    [
+        ("lightweight_conv_3x1_r_4", 16, 16),  # 4 base kernels tiled 4 times
+        ("lightweight_conv_5x1_r_4", 18, 36),  # 18 % 4 = 2 untied kernels, multiplier 2
+        ("lightweight_conv_3x1_r_16", 8, 24),  # 8 < 16: no base kernel, 8 untied, multiplier 3
+        ("lightweight_conv_7x1_r_1", 6, 12),  # r = 1: every channel its own kernel
+    ],
+)
+def test_lightweight_strided_tying_equals_the_t2t_construction(name, in_dim, out_dim, causal):
+    torch.manual_seed(0)
+    layer = build_branch_layer(name, in_dim, out_dim, heads=1, causal=causal).eval()
+    spec = layer_spec(name)
+    k, r, m = spec.kernel, spec.share, out_dim // in_dim
+    tiled, untied = in_dim // r, in_dim % r
+    # the module's parameters in t2t's layout [k, channels, m]
+    base = None if layer.kernel_base is None else layer.kernel_base.detach().permute(2, 0, 1)
+    extra = None if layer.kernel_extra is None else layer.kernel_extra.detach().permute(2, 0, 1)
+    assert (0 if base is None else base.shape[1]) == tiled
+    assert (0 if extra is None else extra.shape[1]) == untied
+    if base is None:  # t2t's kernel_base of 0 channels
+        base = torch.zeros(k, 0, m)
+    kernel = t2t_lightweight_kernel(base, extra, r)
+    if tiled and r > 1:  # channel c shares its kernel with c + in//r (strided)
+        torch.testing.assert_close(kernel[:, 0], kernel[:, tiled])
+        assert not torch.allclose(kernel[:, 0], kernel[:, 1])
+    x = torch.randn(T, B, in_dim)
+    left = spec.context if causal else spec.context // 2
     with torch.no_grad():
-        conv.weight.normal_()
-        y = layer(x)
-        torch.testing.assert_close(y, conv(x, unfold=True), atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(y, conv(x, unfold=False), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(layer(x), t2t_depthwise(x, kernel, left), atol=1e-5, rtol=1e-5)
+    assert sum(p.numel() for p in layer.parameters()) == k * (tiled + untied) * m
 
 
-def test_lightweight_projection_only_when_widths_differ():
-    same = build("lightweight_conv_3x1_r_16", 16, causal=False)
-    wider = build("lightweight_conv_3x1_r_16", 32, causal=False)
-    assert same.proj is None and wider.proj is not None
-    assert count_parameters("lightweight_conv_3x1_r_16", 16, 16, 4) == 3
-    assert count_parameters("lightweight_conv_15x1_r_1", 16, 32, 4) == 15 * 16 + 16 * 32 + 32
+def test_attention_projects_in_to_out_like_a_manual_computation():
+    """nas_layers.py:440-451: q, k, v at the input width, the output projected to out."""
+    torch.manual_seed(0)
+    d, out, h = 16, 40, 4
+    layer = build_branch_layer("attention_4_heads", d, out, heads=8, causal=False).eval()
+    mha = layer.self_attn
+    assert mha.out_proj.weight.shape == (out, d)
+    x = torch.randn(T, B, d)
+    with torch.no_grad():
+        got = layer(x)
+        q = (mha.q_proj(x) * (d // h) ** -0.5).view(T, B, h, d // h)
+        k = mha.k_proj(x).view(T, B, h, d // h)
+        v = mha.v_proj(x).view(T, B, h, d // h)
+        weights = torch.softmax(torch.einsum("tbhc,sbhc->bhts", q, k), dim=-1)
+        ctx = torch.einsum("bhts,sbhc->tbhc", weights, v).reshape(T, B, d)
+        expected = ctx @ mha.out_proj.weight.t() + mha.out_proj.bias
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    enc = build_branch_layer(
+        "attend_to_encoder", d, d // 2, heads=4, causal=True, encoder_dim=ENC_DIM
+    )
+    assert enc.encoder_attn.out_proj.weight.shape == (d // 2, d)
+    assert enc.encoder_attn.k_proj.weight.shape == (d, ENC_DIM)
+    y = enc(x, encoder_out=torch.randn(S, B, ENC_DIM))
+    assert y.shape == (T, B, d // 2)
+
+
+WIDTHS = [(8, 8), (8, 16), (16, 8), (16, 32), (32, 32), (32, 128), (24, 12), (12, 48)]
+
+
+@pytest.mark.parametrize("name", LIVE)
+def test_built_modules_have_the_bank_formula_at_several_widths(name):
+    """One definition: every module built has evotrans.genome.layers.layer_params
+    parameters, at every width pair the layer accepts."""
+    built = 0
+    for i, requested in WIDTHS:
+        o = layer_output_dim(name, i, requested)
+        heads = bank.heads(name, 4)
+        if bank.width_error(name, i, o) or (heads is not None and i % heads):
+            with pytest.raises(ValueError):
+                build_branch_layer(name, i, o, heads=4, causal=True, encoder_dim=ENC_DIM)
+            continue
+        layer = build_branch_layer(name, i, o, heads=4, causal=True, encoder_dim=ENC_DIM)
+        n = sum(p.numel() for p in layer.parameters())
+        assert (
+            n
+            == bank.layer_params(name, i, o, ENC_DIM)
+            == count_parameters(name, i, o, 4, encoder_dim=ENC_DIM)
+        ), (i, o)
+        built += 1
+    assert built >= (1 if name == "attention_32_heads" else 3)
 
 
 def test_parameter_formulas():
-    d, o = 16, 32
+    d, o, e = 16, 32, 8
     assert count_parameters("separable_conv_9x1", d, o, 4) == 9 * d + d * o + o
     assert count_parameters("standard_conv_3x1", d, o, 4) == 3 * d * o + o
     assert count_parameters("standard_conv_1x1", d, o, 4) == d * o + o
     assert count_parameters("dilated_conv_5x1", d, o, 4) == 5 * d * o
     assert count_parameters("depthwise_conv_7x1", d, o, 4) == 7 * o
+    assert count_parameters("lightweight_conv_3x1_r_16", 16, 16, 4) == 3
+    assert count_parameters("lightweight_conv_5x1_r_4", 18, 36, 4) == 5 * (4 + 2) * 2
     assert count_parameters("gated_linear_unit", d, o, 4) == 2 * (d * o + o)
-    assert count_parameters("attention_4_heads", d, d, 4) == 4 * (d * d + d)
-    assert count_parameters("attend_to_encoder", d, d, 4, encoder_dim=8) == (
-        2 * (d * d + d) + 2 * (8 * d + d)
+    # the reference's 3·i·i + i·o (nas_layers.py:454-461) plus fairseq's four biases
+    assert count_parameters("attention_4_heads", d, o, 4) == 3 * (d * d + d) + d * o + o
+    # nas_layers.py:510-523: i·i + 2·e·i + i·o, plus biases
+    assert count_parameters("attend_to_encoder", d, o, 4, encoder_dim=e) == (
+        d * d + d + 2 * (e * d + d) + d * o + o
     )
 
 
 def test_output_dims_and_invalid_layers():
     assert layer_output_dim("identity", 16, 64) == 16
-    assert layer_output_dim("standard_attention", 16, 8) == 16
-    assert layer_output_dim("attend_to_encoder", 16, 32) == 16
+    assert layer_output_dim("standard_attention", 16, 8) == 8
+    assert layer_output_dim("attend_to_encoder", 16, 32) == 32
+    assert layer_output_dim("gated_linear_unit", 16, 64) == 64
     assert layer_output_dim("separable_conv_3x1", 16, 8) == 8
     assert layer_output_dim("depthwise_conv_3x1", 16, 48) == 48
+    # should_alter_output_dim (nas_model.py:90-105): no whole multiplier -> the input width
+    assert layer_output_dim("depthwise_conv_3x1", 16, 24) == 16
+    assert layer_output_dim("depthwise_conv_3x1", 16, 8) == 16
+    assert layer_output_dim("lightweight_conv_3x1_r_4", 16, 8) == 8  # invalid, not coerced
     bad = [
-        ("depthwise_conv_3x1", 16, 24, {}),  # not a multiple of in_dim
-        ("depthwise_conv_3x1", 16, 8, {}),
-        ("standard_attention", 16, 32, {}),  # attention width is its input width
+        ("depthwise_conv_3x1", 16, 24, {}),  # build with the resolved width (16)
+        ("lightweight_conv_3x1_r_4", 16, 8, {}),  # no whole channel multiplier (t2t raises)
+        ("lightweight_conv_3x1_r_4", 16, 24, {}),
         ("identity", 16, 8, {}),
         ("attention_32_heads", 16, 16, {}),  # 32 heads do not divide 16
         ("standard_attention", 16, 16, {"heads": 3}),
-        ("lightweight_conv_3x1_r_16", 8, 8, {}),  # r must divide in_dim
         ("attend_to_encoder", 16, 16, {"encoder_dim": None}),
         ("no_such_layer", 16, 16, {}),
     ]

@@ -1,7 +1,8 @@
-"""`evotrans show ORDER`: validate, canonicalize and count the parameters of a sublayer order.
+"""`evotrans show ORDER|GENOME [--diff OTHER]`: a sublayer order or a genome, or what differs.
 
-:func:`run` dispatches on what the positional argument names; only sublayer orders
-so far. Genome support goes in a sibling ``show_genome(args)`` chosen by ``run``.
+:func:`run` dispatches on what the positional argument names: a genome
+(:func:`evotrans.genome.show.show_genome`) or a sublayer order (:func:`show_order`);
+with ``--diff`` both arguments must be of one kind (:func:`show_diff`).
 No torch or fairseq import here: ``show`` must stay instant.
 """
 
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from evotrans import sublayers
+from evotrans.errors import EvotransError
 
 
 def show_order(args: argparse.Namespace) -> int:
@@ -102,21 +105,73 @@ def _table(order: str, report: sublayers.ParamReport, args: argparse.Namespace) 
 
 
 def looks_like_genome(text: str) -> bool:
-    """A seed name, a JSON genome (file or text) or a compact genome ``enc…[…]``/``dec…[…]``."""
+    """A seed name, a JSON genome (file or text), a compact genome ``enc…[…]``/``dec…[…]``
+    or an existing file (orders are never files)."""
     from evotrans.genome import SEEDS
 
     stripped = text.strip()
-    return (
+    if (
         stripped in SEEDS
         or stripped.startswith("{")
         or stripped.endswith(".json")
         or stripped.startswith(("enc", "dec"))
         and "[" in stripped
-    )
+    ):
+        return True
+    try:
+        return len(stripped) < 4096 and Path(stripped).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _order(args: argparse.Namespace, text: str) -> str:
+    return sublayers.parse_order(text, role=args.role, auto_cross=args.auto_cross)
+
+
+def show_diff(args: argparse.Namespace) -> int:
+    """Print the genes (genomes) or positions (orders) in which ``spec`` and ``diff`` differ."""
+    kinds = ["genome" if looks_like_genome(t) else "sublayer order" for t in (args.spec, args.diff)]
+    if kinds[0] != kinds[1]:
+        raise EvotransError(
+            f"--diff: A is a {kinds[0]} and B is a {kinds[1]}; compare two genomes or two "
+            "sublayer orders"
+        )
+    if args.draw:
+        raise EvotransError("--draw: not with --diff (draw each one by itself)")
+    if kinds[0] == "genome":
+        from evotrans.genome.show import show_genome_diff
+
+        return show_genome_diff(args)
+    from evotrans.genome.diff import order_diff
+
+    a, b = _order(args, args.spec), _order(args, args.diff)
+    changed, notes = order_diff(a, b)
+    lines = [f"position {i}: {x} -> {y}" for i, x, y in changed] + notes
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "kind": "order",
+                    "a": a,
+                    "b": b,
+                    "identical": a == b,
+                    "length": {"a": len(a), "b": len(b)},
+                    "differences": [{"position": i, "a": x, "b": y} for i, x, y in changed],
+                    "lines": lines,
+                }
+            )
+        )
+        return 0
+    print(f"A  {a}\nB  {b}")
+    print("\n".join(lines) if lines else "no differences: identical orders")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    """Show whatever ``args.spec`` names: an ET genome or a sublayer order."""
+    """Show whatever ``args.spec`` names: an ET genome or a sublayer order (or, with
+    ``--diff``, how two of them differ)."""
+    if getattr(args, "diff", None) is not None:
+        return show_diff(args)
     if looks_like_genome(args.spec):
         from evotrans.genome.show import show_genome
 
@@ -157,7 +212,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="ORDER: letters s (self-attention), f (feed-forward), c (cross attention, "
         "--role decoder only), dots ignored; or a generator sandwich:N:K, interleaved:N, "
         "random:N:SEED. GENOME: a JSON file, a compact genome or a seed name "
-        "(transformer, evolved_transformer): its blocks as a table with parameters per block.",
+        "(transformer, evolved_transformer): its blocks as a table with parameters per block. "
+        "--diff OTHER: the genes (or order positions) in which the two differ.",
     )
     p.add_argument("spec", metavar="ORDER|GENOME")
     p.add_argument(
@@ -205,6 +261,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--heads", type=_positive, default=8, help="attention heads, for genomes (default 8)"
+    )
+    p.add_argument(
+        "--diff",
+        metavar="OTHER",
+        help="print what differs from OTHER (a genome: gene by gene; an order: position by "
+        "position)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
     p.add_argument("--draw", metavar="FILE", help="also draw it (.png or .svg)")

@@ -73,3 +73,58 @@ def show_genome(args: argparse.Namespace) -> int:
         draw_genome(genome, args.draw)
         console.print(f"drawing: {args.draw}")
     return 0
+
+
+def show_genome_diff(args: argparse.Namespace) -> int:
+    """`evotrans show A --diff B` for genomes: one line per differing gene, then a verdict."""
+    from evotrans.genome.diff import cell_notes, genome_diff, padded_pair
+    from evotrans.genome.types import Genome
+
+    a, b = load_genome(args.spec), load_genome(args.diff)
+    changes = genome_diff(a, b)
+    notes = cell_notes(a, b)
+    hashes = genome_hash(a), genome_hash(b)
+    padded = hashes
+    if any("padded" in note for note in notes):
+        cells = {}
+        for role in ("encoder", "decoder"):
+            x, y = getattr(a, role), getattr(b, role)
+            cells[role] = (x, y) if x is None or y is None else padded_pair(x, y, role)
+        pa = Genome(decoder=cells["decoder"][0], encoder=cells["encoder"][0])
+        pb = Genome(decoder=cells["decoder"][1], encoder=cells["encoder"][1])
+        padded = genome_hash(pa), genome_hash(pb)
+    same_model = padded[0] == padded[1]
+    if same_model and hashes[0] == hashes[1]:
+        verdict = f"identical architectures (hashes match: {hashes[0]})"
+    elif same_model:
+        verdict = (
+            f"the same architecture with other block counts (hashes {hashes[0]} and "
+            f"{hashes[1]}; padded, both {padded[0]})"
+        )
+    else:
+        verdict = f"different architectures (hashes {hashes[0]} and {hashes[1]})"
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "kind": "genome",
+                    "a": {"hash": hashes[0], "compact": to_compact(a)},
+                    "b": {"hash": hashes[1], "compact": to_compact(b)},
+                    "differences": [c.as_dict() for c in changes],
+                    "notes": notes,
+                    "same_architecture": same_model,
+                    "hashes_match": hashes[0] == hashes[1],
+                    "padded_hashes": list(padded),
+                    "verdict": verdict,
+                }
+            )
+        )
+        return 0
+    for line in [*notes, *(str(c) for c in changes)]:
+        print(line)
+    if not changes:
+        print("no differences in the genes")
+    else:
+        print(f"{len(changes)} gene{'s' if len(changes) != 1 else ''} differ")
+    print(verdict)
+    return 0

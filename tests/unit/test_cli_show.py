@@ -80,3 +80,99 @@ def test_cli_does_not_import_torch():
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, proc.stderr
+
+
+# -- show A --diff B ---------------------------------------------------------------------------
+
+
+def test_diff_of_two_genomes_lists_the_genes(tmp_path):
+    from evotrans.genome import evolved_transformer, genome_diff, padded_transformer, to_json
+
+    proc = evotrans("show", "transformer", "--diff", "evolved_transformer")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == (
+        "encoder cell: A has 4 blocks, B has 6; A compared padded with inert blocks (the same "
+        "model)"
+    )
+    assert "encoder num_cells: 6 -> 3" in lines and "decoder num_cells: 6 -> 4" in lines
+    assert "encoder block 1 left layer: standard_attention -> gated_linear_unit" in lines
+    assert "decoder block 1 left layer: standard_attention -> attention_16_heads" in lines
+    assert "encoder block 3 left output dim: 1 -> 1/2" in lines
+    n = len(genome_diff(padded_transformer(), evolved_transformer()))
+    assert f"{n} genes differ" in lines and lines[-1].startswith("different architectures")
+
+    padded = tmp_path / "padded.json"
+    padded.write_text(to_json(padded_transformer()))
+    proc = evotrans("show", str(padded), "--diff", "transformer", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["kind"] == "genome" and data["differences"] == []
+    assert data["same_architecture"] and not data["hashes_match"]
+    assert data["padded_hashes"][0] == data["padded_hashes"][1] == data["a"]["hash"]
+
+
+def test_diff_of_equal_genomes_and_combiners(tmp_path):
+    proc = evotrans("show", "evolved_transformer", "--diff", "evolved_transformer")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "no differences in the genes",
+        f"identical architectures (hashes match: {_hash('evolved_transformer')})",
+    ]
+    from evotrans.genome import evolved_transformer, to_compact
+
+    compact = to_compact(evolved_transformer())
+    concat = compact.replace("@add", "@concat", 2)  # encoder blocks 1 and 2
+    proc = evotrans("show", compact, "--diff", concat, "--json")
+    assert proc.returncode == 0, proc.stderr
+    diffs = json.loads(proc.stdout)["differences"]
+    assert [d["text"] for d in diffs] == [
+        "encoder block 1 combiner: add -> concat",
+        "encoder block 2 combiner: add -> concat",
+    ]
+    assert diffs[0] == {
+        "cell": "encoder",
+        "block": 1,
+        "branch": None,
+        "gene": "combiner",
+        "a": "add",
+        "b": "concat",
+        "text": "encoder block 1 combiner: add -> concat",
+    }
+
+
+def _hash(name: str) -> str:
+    from evotrans.genome import genome_hash, load_genome
+
+    return genome_hash(load_genome(name))
+
+
+def test_diff_of_two_orders_lists_positions_and_lengths():
+    proc = evotrans("show", "sfsf", "--diff", "ssff")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "A  sfsf",
+        "B  ssff",
+        "position 2: f -> s",
+        "position 3: s -> f",
+    ]
+    proc = evotrans("show", "sandwich:2:1", "--diff", "sfsfsf", "--json")
+    data = json.loads(proc.stdout)
+    assert data["differences"] == [
+        {"position": 2, "a": "s", "b": "f"},
+        {"position": 3, "a": "f", "b": "s"},
+    ]
+    assert data["length"] == {"a": 4, "b": 6} and not data["identical"]
+    assert data["lines"][-1] == "length: 4 -> 6 (only B has positions 5-6: sf)"
+    proc = evotrans("show", "sfsf", "--diff", "s.f.s.f")
+    assert proc.stdout.splitlines()[-1] == "no differences: identical orders"
+
+
+def test_diff_of_a_genome_and_an_order_is_one_line_exit_2():
+    for a, b in (("transformer", "sfsf"), ("sfsf", "evolved_transformer")):
+        proc = evotrans("show", a, "--diff", b)
+        assert proc.returncode == 2 and proc.stdout == ""
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "compare two genomes or two sublayer orders" in lines[0]
+    proc = evotrans("show", "transformer", "--diff", "dec1[nonsense]")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1

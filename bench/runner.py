@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
+
+from evotrans.fairseq_tools import find_tool
 
 
 @dataclass
@@ -32,8 +32,7 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> Measured:
 
 
 def tool(name: str) -> str:
-    candidate = Path(sys.executable).with_name(name)
-    return str(candidate) if candidate.exists() else name
+    return find_tool(name) or name
 
 
 def median(values: list[float]) -> float:

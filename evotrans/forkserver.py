@@ -33,6 +33,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from evotrans.fairseq_tools import plugin_dir
+from evotrans.processes import pid_record
+
 # fairseq console scripts the server can run, by executable name
 ENTRY_POINTS = {
     "fairseq-train": ("fairseq_cli.train", "cli_main"),
@@ -149,27 +152,9 @@ def start_fairseq(
     global _SERVER
     with _SERVER_LOCK:
         if _SERVER is None:
-            from evotrans.trial import plugin_dir
-
-            _SERVER = ForkServer([plugin_dir()])
+            _SERVER = ForkServer([str(plugin_dir())])
         server = _SERVER
     return server.spawn(argv, env, os.getcwd(), log, pid_file)
-
-
-def process_start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (field 22 of /proc/PID/stat), to tell a process
-    from a later one that reuses its pid."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def pid_record(pid: int) -> str:
-    """A trial's pid file: the pid and its kernel start time (read by the trial runner's
-    stale-process check, which leaves a later process that reuses the pid alone)."""
-    return f"{pid} {process_start_time(pid) or ''}"
 
 
 def _write_atomically(path: str, text: str) -> None:

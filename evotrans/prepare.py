@@ -28,7 +28,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from evotrans.errors import EvotransError
+from evotrans.fairseq_tools import tool
 
 SPLITS = ("train", "valid", "test")
 MARKER = "prepared.json"
@@ -45,19 +45,6 @@ MODEL_TYPES = ("bpe", "unigram")
 LM_TOKENIZERS = ("spm", "word")
 
 Log = Callable[[str], None]
-
-
-def fairseq_preprocess() -> str:
-    """Path of ``fairseq-preprocess``: next to the running Python, else on PATH."""
-    candidate = Path(sys.executable).with_name("fairseq-preprocess")
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("fairseq-preprocess")
-    if found is None:
-        raise EvotransError(
-            "fairseq-preprocess not found next to python or on PATH (run `make setup`)"
-        )
-    return found
 
 
 def prepare_lm(
@@ -312,7 +299,7 @@ def _prepare(
     if out.is_dir() and marker is None and any(out.iterdir()):
         # never replace (and so delete) a directory that evotrans did not write
         raise EvotransError(f"output directory is not empty and has no {MARKER}: {out}")
-    preprocess = fairseq_preprocess()
+    preprocess = tool("fairseq-preprocess")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
     tmp.mkdir()  # (not mkdtemp: the final directory gets the umask's permissions)

@@ -27,14 +27,13 @@ import re
 import resource
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 
-from evotrans import chaos, checkpoint_files, forkserver, metrics
-from evotrans.forkserver import process_start_time
+from evotrans import chaos, checkpoint_files, forkserver, metrics, processes
+from evotrans.fairseq_tools import find_tool, plugin_dir
 from evotrans.search.types import TrialRequest, TrialResult
 from evotrans.tasks import TaskConfig, flags, spec_flags
 
@@ -45,13 +44,9 @@ _DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded"
 
 
 def fairseq_tool(name: str) -> str:
-    """A fairseq console script of the running environment (next to this Python)."""
-    candidate = Path(sys.executable).with_name(name)
-    return str(candidate) if candidate.exists() else name
-
-
-def plugin_dir() -> str:
-    return str(Path(__file__).resolve().parents[1] / "fairseq_plugins")
+    """A fairseq console script of the running environment (a missing one fails the trial
+    when it is run, with the name in its log)."""
+    return find_tool(name) or name
 
 
 def train_command(request: TrialRequest, task: TaskConfig, save_dir: Path) -> list[str]:
@@ -60,7 +55,7 @@ def train_command(request: TrialRequest, task: TaskConfig, save_dir: Path) -> li
         fairseq_tool("fairseq-train"),
         task.data,
         "--user-dir",
-        plugin_dir(),
+        str(plugin_dir()),
         *task.task_flags(),
         "--arch",
         task.arch_for(request.spec_kind),
@@ -270,7 +265,7 @@ def _wait(proc, timeout: float) -> tuple[str, int]:
     try:
         return "done", proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _kill_group(proc.pid)
+        processes.kill_group(proc.pid)
         proc.wait()
         return "timeout", proc.returncode
 
@@ -293,79 +288,22 @@ def _start(cmd: list[str], env: dict[str, str], log, log_path: Path, *, task, pi
     return _start_cold(cmd, env, log, task=task, pid_file=pid_file)
 
 
-# The cold start's first program: wait on the gate pipe, then become ``argv[2:]`` (same
-# pid). EOF instead of the go byte means the driver died before recording the pid: exit
-# without running anything, so a killed driver can never leave an unrecorded trial running.
-_GATE = (
-    "import os, sys\n"
-    "fd = int(sys.argv[1])\n"
-    "go = os.read(fd, 1)\n"
-    "os.close(fd)\n"
-    "if go != b'1':\n"
-    "    os._exit(75)\n"
-    "os.execvp(sys.argv[2], sys.argv[2:])\n"
-)
-
-
 def _start_cold(cmd: list[str], env: dict[str, str], log, *, task, pid_file: Path):
     """A new process behind a gate: its pid file and limits are in place before it
     executes ``cmd`` (the gate opens only after both)."""
-    gate_read, gate_write = os.pipe()
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _GATE, str(gate_read), *cmd],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-            pass_fds=(gate_read,),
-        )
-    except BaseException:
-        os.close(gate_write)
-        raise
-    finally:
-        os.close(gate_read)
-    try:
+
+    def before_run(pid: int) -> None:
         chaos.point("spawned")
-        pid_file.write_text(forkserver.pid_record(proc.pid))
-        _apply_limits(proc.pid, task, env)  # memory_limit_mb (and fault injection)
-        os.write(gate_write, b"1")
-    finally:
-        os.close(gate_write)
-    return proc
+        pid_file.write_text(processes.pid_record(pid))
+        _apply_limits(pid, task, env)  # memory_limit_mb (and fault injection)
+
+    return processes.start_gated(cmd, env, log, before_run)
 
 
 def _kill_stale_process(trial_dir: Path) -> None:
     """A driver killed with SIGKILL leaves its fairseq-train running: stop it
-    before this trial is started again (it resumes from its checkpoint). The pid
-    file holds the pid and its kernel start time (a reused pid is left alone)."""
-    pid_file = trial_dir / "pid"
-    if not pid_file.exists():
-        return
-    try:
-        pid_text, _, started = pid_file.read_text().partition(" ")
-        pid = int(pid_text)
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except (ValueError, OSError):
-        pid_file.unlink(missing_ok=True)
-        return
-    same = (
-        process_start_time(pid) == started.strip() if started.strip() else str(trial_dir) in cmdline
-    )
-    if same:
-        _kill_group(pid)
-        for _ in range(100):
-            if not Path(f"/proc/{pid}").exists():
-                break
-            time.sleep(0.05)
-    pid_file.unlink(missing_ok=True)
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    before this trial is started again (it resumes from its checkpoint)."""
+    processes.kill_recorded(trial_dir / "pid", marker=str(trial_dir))
 
 
 def _tail(text: str) -> str:
@@ -376,7 +314,7 @@ def _evaluate(
     request: TrialRequest, task: TaskConfig, checkpoint: Path, trial_dir: Path, result: TrialResult
 ) -> None:
     """Test-set perplexity (LM) or detokenized sacreBLEU (MT) of the final model."""
-    common = [task.data, "--user-dir", plugin_dir(), "--path", str(checkpoint)]
+    common = [task.data, "--user-dir", str(plugin_dir()), "--path", str(checkpoint)]
     if not os.environ.get("CUDA_VISIBLE_DEVICES") and not request.env.get("CUDA_VISIBLE_DEVICES"):
         common.append("--cpu")
     if task.kind == "lm":

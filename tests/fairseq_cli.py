@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
+
+from evotrans.fairseq_tools import find_tool
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN_DIR = REPO / "fairseq_plugins"
@@ -16,10 +16,7 @@ _JSON_LOG = re.compile(r"\| (train_inner|train|valid) \| (\{.*\})\s*$")
 
 def tool(name: str) -> str:
     """Path of a console script of the running environment (fairseq-train, evotrans, …)."""
-    candidate = Path(sys.executable).with_name(name)
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which(name)
+    found = find_tool(name)
     if found is None:
         raise FileNotFoundError(name)
     return found

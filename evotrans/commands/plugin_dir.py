@@ -3,17 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-
-def plugin_dir() -> Path:
-    """The directory of the installed :mod:`fairseq_plugins` package (no import of torch)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("fairseq_plugins")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("fairseq_plugins is not installed next to evotrans")
-    return Path(spec.origin).parent
+from evotrans.fairseq_tools import plugin_dir
 
 
 def run(args: argparse.Namespace) -> int:

@@ -28,44 +28,31 @@ default :data:`DEFAULT_MAX_RETRIES`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from evotrans.errors import EvotransError
-from evotrans.search.types import TrialRequest, TrialResult
+from evotrans.launch.base import (
+    DEFAULT_MAX_RETRIES,
+    Handle,
+    Launcher,
+    RunTrial,
+    WorkerLost,
+    default_runner,
+)
 
-RunTrial = Callable[[TrialRequest], TrialResult]
+__all__ = [
+    "DEFAULT_MAX_RETRIES",
+    "Handle",
+    "Launcher",
+    "RunTrial",
+    "WorkerLost",
+    "check_launcher_config",
+    "default_runner",
+    "launcher_from_config",
+]
 MAX_WORKERS = 1024  # local worker threads; more is a typo, not a machine
-DEFAULT_MAX_RETRIES = 2  # re-runs of a trial after infrastructure failures
 MAX_RETRIES = 1000
-
-
-class WorkerLost(RuntimeError):
-    """Raised by ``handle.result()`` when the worker running a trial disappeared
-    (an infrastructure failure: the trial is run again, up to ``max_retries`` times)."""
-
-
-@runtime_checkable
-class Handle(Protocol):
-    def done(self) -> bool: ...
-
-    def result(self) -> TrialResult: ...
-
-
-@runtime_checkable
-class Launcher(Protocol):
-    capacity: int
-
-    def submit(self, request: TrialRequest) -> Handle: ...
-
-    def shutdown(self, wait: bool = True) -> None: ...
-
-
-def default_runner() -> RunTrial:
-    """The real fairseq trial runner (imported only when needed)."""
-    from evotrans.trial import run_trial
-
-    return run_trial
 
 
 def launcher_from_config(

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from evotrans.launch import DEFAULT_MAX_RETRIES, RunTrial, default_runner
+from evotrans.launch.base import DEFAULT_MAX_RETRIES, RunTrial, default_runner
 from evotrans.search.types import TrialRequest
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import submitit
 from submitit.helpers import Checkpointable, DelayedSubmission
 
-from evotrans.launch import DEFAULT_MAX_RETRIES, RunTrial, default_runner
+from evotrans.launch.base import DEFAULT_MAX_RETRIES, RunTrial, default_runner
 from evotrans.search.types import TrialRequest, TrialResult
 
 

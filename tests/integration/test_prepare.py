@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evotrans import prepare
+from evotrans import fairseq_tools, prepare
 from evotrans.commands import prepare as prepare_cmd
 from evotrans.errors import EvotransError
 
@@ -30,7 +30,7 @@ MT_FILES = ["dict.de.txt", "dict.en.txt", "spm.model", "prepared.json"] + [
 
 def _need_fairseq() -> None:
     try:
-        prepare.fairseq_preprocess()
+        fairseq_tools.tool("fairseq-preprocess")
     except EvotransError:
         pytest.skip("fairseq-preprocess is not installed (run `make setup`)")
 

@@ -9,8 +9,10 @@ from evotrans.genome.types import Block, Cell
 
 def without_encoder_attention(cell: Cell) -> Cell:
     """``attend_to_encoder`` branches become dead. A block left with two dead branches
-    passes the state its encoder attention read through (an identity of that state,
-    which has the attention's width, so every state keeps its width)."""
+    passes the state its encoder attention read through (an identity of that state). The
+    attention projects to its ``output_dim``: when that is not its input width, states
+    after it change width, and the cell that remains must be valid by itself
+    (:func:`evotrans.genome.validate.validate_lm_cell`)."""
     blocks = []
     for block in cell.blocks:
         left, right = block.left, block.right

@@ -64,7 +64,8 @@ def test_layer_metadata():
     assert not space.is_causal("gated_linear_unit", "decoder")
     assert not space.is_causal("attend_to_encoder", "decoder")
     assert space.is_attention("attention_4_heads") and not space.is_attention("attend_to_encoder")
-    assert space.is_width_preserving("gated_linear_unit")
+    assert space.is_width_preserving("identity")  # every other layer projects to output_dim
+    assert not space.is_width_preserving("gated_linear_unit")
     assert not space.is_width_preserving("depthwise_conv_3x1")
 
 
@@ -95,13 +96,13 @@ def test_width_rules_of_combiners_and_layers():
     cell = Cell(
         (
             block(br(0, "separable_conv_3x1", half), br(0, "standard_conv_1x1", two), "concat"),
-            block(br(1, "attention_4_heads", two), identity(0), "multiply"),  # attention keeps 5/2
+            block(br(1, "attention_4_heads", two), identity(0), "multiply"),  # attention -> 2
             block(br(0, "depthwise_conv_3x1", two), br(0, "gated_linear_unit", half), "add"),
             block(br(3, "standard_conv_1x1"), br(2, "standard_conv_1x1", half), "add"),
         )
     )
-    assert validate_cell(cell, "encoder") == [1, Fraction(5, 2), Fraction(5, 2), 2, 1]
-    assert state_widths(cell) == [1, Fraction(5, 2), Fraction(5, 2), 2, 1]
+    assert validate_cell(cell, "encoder") == [1, Fraction(5, 2), 2, 2, 1]
+    assert state_widths(cell) == [1, Fraction(5, 2), 2, 2, 1]
     assert unused_outputs(cell) == [4]
 
 
@@ -139,16 +140,16 @@ def test_transformer_base_numbers():
 
 
 def evolved_transformer_params_by_hand(d: int, vocab: int) -> int:
-    """ET_SPEC §1 step by step; every branch with ``layer_norm`` has its own LN (2·width)."""
+    """The ET cells step by step (So et al. 2019, Figure 3); a state read through
+    ``layer_norm`` has one LN (2·width), however many branches read it so (nas_model.py:508-515)."""
     ln = 2 * d
     attention = 4 * (d * d + d)
     encoder = (
         ln
         + 2 * (d * d + d)  # 1. GLU: LN, two Linear d->d
         + ln
-        + (d * 4 * d + 4 * d)  # 2. left: LN, Linear d->4d
-        + ln
-        + (3 * d * d // 2 + d // 2)  # 2. right: LN, conv 3x1 d->d/2
+        + (d * 4 * d + 4 * d)  # 2. left: LN (shared with the right branch), Linear d->4d
+        + (3 * d * d // 2 + d // 2)  # 2. right: conv 3x1 d->d/2
         + 4 * ln
         + (9 * 4 * d + 4 * d * d // 2 + d // 2)  # 2. LN(4d), sep 9x1 4d->d/2
         + ln
@@ -160,12 +161,10 @@ def evolved_transformer_params_by_hand(d: int, vocab: int) -> int:
     decoder = (
         ln
         + attention
+        + attention  # 1. one LN, 16-head self-attn, attend to encoder (e = d)
         + ln
-        + attention  # 1. 16-head self-attn, attend to encoder (e = d)
-        + ln
-        + (11 * d + d * 2 * d + 2 * d)  # 2. left: LN, sep 11x1 d->2d
-        + ln
-        + (7 * d + d * d // 2 + d // 2)  # 2. right: LN, sep 7x1 d->d/2
+        + (11 * d + d * 2 * d + 2 * d)  # 2. left: LN (shared), sep 11x1 d->2d
+        + (7 * d + d * d // 2 + d // 2)  # 2. right: sep 7x1 d->d/2
         + 2 * ln
         + (7 * 2 * d + 2 * d * d + d)  # 2. LN(2d), sep 7x1 2d->d
         + ln
@@ -188,7 +187,7 @@ def test_evolved_transformer_seed_counts_like_the_spec(d):
 
 
 def test_evolved_transformer_base_number():
-    assert genome_params(evolved_transformer(), d=512, vocab=32000) == 63_455_232
+    assert genome_params(evolved_transformer(), d=512, vocab=32000) == 63_443_968
 
 
 @pytest.mark.parametrize(
@@ -202,7 +201,7 @@ def test_evolved_transformer_base_number():
         ("separable_conv_9x1", 32, 4, 9 * 32 + 32 * 4 + 4),
         ("depthwise_conv_7x1", 8, 16, 7 * 16),
         ("lightweight_conv_15x1_r_4", 8, 8, 15 * 2),
-        ("lightweight_conv_3x1_r_1", 8, 16, 3 * 8 + 8 * 16 + 16),
+        ("lightweight_conv_3x1_r_1", 8, 16, 3 * 8 * 2),  # channel multiplier 2
         ("gated_linear_unit", 8, 8, 2 * (64 + 8)),
         ("standard_attention", 8, 8, 4 * (64 + 8)),
         ("attention_32_heads", 64, 64, 4 * (64 * 64 + 64)),
@@ -217,7 +216,7 @@ def test_block_rows_sum_to_the_cell():
     et = evolved_transformer()
     rows = cell_rows(et.encoder, "encoder", 512)
     assert [r.index for r in rows] == list(range(1, 7)) and rows[1].width == "4d"
-    assert rows[0].left == "LN gated_linear_unit(0)" and rows[4].right == "dead"
+    assert rows[0].left == "LN gated_linear_unit(0)→1d" and rows[4].right == "dead"
     assert rows[1].right == "LN standard_conv_3x1(1)→1/2d relu"
     body = genome_params(et, d=512) - 2 * 2 * 512
     decoder = cell_rows(et.decoder, "decoder", 512)
@@ -234,10 +233,12 @@ def test_lm_drops_encoder_attention():
     wide = Cell(
         (
             block(br(0, "standard_conv_1x1", Fraction(2))),
-            block(DEAD, br(1, "attend_to_encoder", norm=True)),  # passes state 1 (2d) through
+            block(DEAD, br(1, "attend_to_encoder", Fraction(2), norm=True)),  # 2d -> 2d
             block(br(2, "standard_conv_1x1")),
         )
     )
     stripped = without_encoder_attention(wide)
-    assert stripped.blocks[1].left == identity(1) and stripped.blocks[1].right.is_dead
+    left = stripped.blocks[1].left  # the identity of the state the attention read
+    assert (left.layer, left.input, left.norm) == ("identity", 1, "none")
+    assert stripped.blocks[1].right.is_dead
     assert validate_cell(stripped, "decoder") == state_widths(wide)

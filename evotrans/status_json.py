@@ -50,15 +50,40 @@ class _ReadOnlyStore(ExperimentStore):
         raise StoreError(f"{self.path}: opened read-only (evotrans status --json writes nothing)")
 
 
+#: Copies of a store whose WAL a running driver changed while it was copied, before the
+#: live files are read in place instead.
+COPY_TRIES = 5
+
+
+def _stamp(*paths: Path) -> tuple[tuple[int, int], ...]:
+    """Size and modification time of each file (a change means it was written)."""
+    return tuple((p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+
+
+def _stable_copy(path: Path, wal: Path, into: Path) -> Path | None:
+    """The store and its WAL copied into ``into``, or None if a writer changed them during
+    every try. Files that vanish (a checkpoint on close) are an ``OSError`` for the caller."""
+    target = into / path.name
+    for _ in range(COPY_TRIES):
+        before = _stamp(path, wal)
+        shutil.copyfile(path, target)
+        shutil.copyfile(wal, into / wal.name)
+        if _stamp(path, wal) == before:
+            return target
+    return None
+
+
 @contextmanager
 def open_read_only(location: str | Path) -> Iterator[ExperimentStore]:
-    """The experiment in ``location``, opened so that nothing is written.
+    """The experiment in ``location``, opened so that no file of it is written or created.
 
-    - ``-wal`` and ``-shm`` both present (a driver runs, or was killed): a ``mode=ro``
-      connection that uses them, as a second reader of a live store does;
-    - no WAL content: ``immutable=1`` (SQLite reads the main file and creates no side file);
-    - a WAL without its ``-shm``: the two files are copied to a temporary directory and
-      the copy is read.
+    - no WAL content (no driver has it open): ``immutable=1``, the main file is read and
+      no side file is created;
+    - a WAL with content (a driver runs, or was killed): the store and its WAL are copied
+      to a temporary directory (again if a running driver wrote during the copy) and the
+      copy is read, so the experiment's ``-wal``/``-shm`` are not touched. If a driver
+      writes during every copy, the live files are read in place (``mode=ro``), as any
+      second reader of a live store does.
 
     Errors are the one-line errors of ``evotrans status`` (a missing, empty, foreign or
     newer store).
@@ -67,23 +92,25 @@ def open_read_only(location: str | Path) -> Iterator[ExperimentStore]:
     wal = path.with_name(path.name + "-wal")
     shm = path.with_name(path.name + "-shm")
     with ExitStack() as stack:
-        lone_wal = path.is_file() and wal.is_file() and wal.stat().st_size > 0 and not shm.exists()
-        if lone_wal:  # (probing it in place would create its -shm)
-            copy = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="evotrans-")))
-            target = copy / path.name
-            shutil.copyfile(path, target)
-            shutil.copyfile(wal, copy / wal.name)
+        uri = None
+        if path.is_file() and wal.is_file() and wal.stat().st_size > 0:
+            into = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="evotrans-")))
             try:
-                check_experiment(target)
-            except EvotransError as err:
-                raise EvotransError(str(err).replace(str(target), str(path))) from None
-            uri = f"file:{target}"
-        else:
-            check_experiment(location)
-            if wal.is_file() and shm.is_file():
+                target = _stable_copy(path, wal, into)
+            except FileNotFoundError:  # checkpointed away meanwhile: no WAL content now
+                target = None
+            if target is not None:
+                try:
+                    check_experiment(target)
+                except EvotransError as err:
+                    raise EvotransError(str(err).replace(str(target), str(path))) from None
+                uri = f"file:{target}"
+            elif wal.is_file() and shm.is_file():
+                check_experiment(location)
                 uri = f"file:{path}?mode=ro"
-            else:  # no WAL content
-                uri = f"file:{path}?mode=ro&immutable=1"
+        if uri is None:
+            check_experiment(location)
+            uri = f"file:{path}?mode=ro&immutable=1"
         try:
             conn = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
         except sqlite3.Error as err:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -261,7 +264,7 @@ def test_a_live_store_and_a_wal_without_its_shm(tmp_path, capsys):
         before = files(out)
         data = status_json(out, capsys)
         assert data["individuals"][-1]["spec"] == "fsfsfs"  # read from the WAL
-        assert set(files(out)) == set(before)
+        assert files(out) == before  # read from a copy: -wal and -shm untouched
         lone = tmp_path / "lone"  # the WAL copied without its -shm
         lone.mkdir()
         for name in ("experiment.sqlite", "experiment.sqlite-wal"):
@@ -314,3 +317,52 @@ def test_top_out_of_range_is_a_one_line_error(tmp_path, capsys, top):
         assert exit_info.value.code == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "--top" in err
+
+
+def test_a_store_left_by_a_killed_driver(tmp_path, capsys):
+    """``kill -9`` mid-search (the chaos hook): -wal and -shm stay behind; the JSON reads
+    the committed state through them and changes no file."""
+    from tests.reliability.support import REPO, venv_env, write_config
+
+    (tmp_path / "data").mkdir()
+    config = write_config(
+        tmp_path / "pdh.toml", tmp_path / "data", steps=(10, 10), children=8, population=4
+    )
+    out = tmp_path / "exp"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.reliability.standin_cli", "evolve", str(config)]
+        + ["--out", str(out)],
+        cwd=REPO,
+        env={**os.environ, **venv_env(), "EVOTRANS_CHAOS_KILL_AT": "recorded:4"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == -9, proc.stderr
+    before = files(out)
+    assert "experiment.sqlite-wal" in before and "experiment.sqlite-shm" in before
+    data = status_json(out, capsys)
+    assert files(out) == before
+    assert data["compute"]["trials_finished"] == 4
+    copy = tmp_path / "copy"  # the reference values: a normal open (recovery) of a copy
+    copy.mkdir()
+    for name in before:
+        shutil.copyfile(out / name, copy / name)
+    data["experiment"] = data["store"] = None
+    check_against_store(data, copy)
+
+
+def test_a_store_written_during_every_copy_is_read_in_place(tmp_path, capsys, monkeypatch):
+    """A driver that writes while the store is copied, every time: the live files are read
+    (``mode=ro``, the ordinary second reader), creating no file."""
+    from evotrans import status_json as module
+
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(module, "_stamp", lambda *paths: next(ticks))  # never stable
+    out = run_store(tmp_path / "exp", PDH)
+    with ExperimentStore.open(out) as writer:
+        writer.set_meta("note", "x")
+        names = set(files(out))
+        data = status_json(out, capsys)
+        assert set(files(out)) == names
+    check_against_store(data, out)

@@ -347,3 +347,151 @@ def test_output_dims_and_invalid_layers():
         build("separable_conv_3x1", causal=False)(torch.zeros(1, 1, IN_DIM), incremental_state={})
     with pytest.raises(ValueError, match="encoder_out"):
         build("attend_to_encoder", causal=True)(torch.zeros(1, 1, IN_DIM))
+
+
+# --- genome cells and the hand-written ET (module level: fairseq modules, no CLI) ---
+
+from fractions import Fraction  # noqa: E402
+
+from fairseq.data import Dictionary  # noqa: E402
+from fairseq.models.transformer import TransformerConfig  # noqa: E402
+
+from evotrans.genome import genome_params, validate_for_size  # noqa: E402
+from evotrans.genome.types import Block, Branch, Cell, Genome  # noqa: E402
+from evotrans.genome.widths import copy_widths, stack_output_width  # noqa: E402
+from fairseq_plugins.modules.evolved_transformer import (  # noqa: E402
+    EvolvedDecoderCell,
+    capped_double_heads,
+)
+from fairseq_plugins.modules.genome_cell import (  # noqa: E402
+    LEAKY_RELU_SLOPE,
+    GenomeCell,
+    GenomeDecoder,
+    GenomeEncoder,
+)
+
+DEAD = Branch(0, "none", "dead_branch", Fraction(1), "none")
+
+
+def br(source: int, layer: str, dim=1, norm: bool = False, act: str = "none") -> Branch:
+    return Branch(source, "layer_norm" if norm else "none", layer, Fraction(dim), act)
+
+
+def config(d: int = 32, heads: int = 2, dropout: float = 0.0) -> TransformerConfig:
+    cfg = TransformerConfig()
+    for side in (cfg.encoder, cfg.decoder):
+        side.embed_dim, side.attention_heads, side.ffn_embed_dim = d, heads, 4 * d
+    cfg.decoder.input_dim = cfg.decoder.output_dim = d
+    cfg.dropout = cfg.attention_dropout = cfg.activation_dropout = dropout
+    cfg.share_decoder_input_output_embed = True
+    return cfg
+
+
+def test_a_state_read_by_two_layer_norm_branches_is_normalized_once():
+    """nas_model.py:508-515: same output as two separate (fresh) LayerNorms, 2·d fewer."""
+    d = 32
+    cell = Cell(
+        (
+            Block(
+                br(0, "standard_conv_1x1", norm=True), br(0, "standard_conv_3x1", norm=True), "add"
+            ),
+            Block(br(1, "identity"), br(0, "identity"), "add"),
+        )
+    )
+    torch.manual_seed(0)
+    module = GenomeCell(cell, config(d), decoder=False).eval()
+    assert list(module.norms) == ["0"]
+    n = sum(p.numel() for p in module.parameters())
+    layers_only = sum(p.numel() for b in module.blocks for p in b.parameters())
+    assert n == layers_only + 2 * d  # one LayerNorm, not two
+    x = torch.randn(T, B, d)
+    left, right = module.blocks[0].left.layer, module.blocks[0].right.layer
+    separate = [torch.nn.LayerNorm(d), torch.nn.LayerNorm(d)]
+    with torch.no_grad():
+        expected = left(separate[0](x)) + right(separate[1](x)) + x
+        torch.testing.assert_close(module(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_leaky_relu_has_tensorflow_slope():
+    """tf.nn.leaky_relu's default alpha = 0.2 (nas_model.py:57)."""
+    cell = Cell((Block(br(0, "identity", act="leaky_relu"), DEAD, "add"),))
+    module = GenomeCell(cell, config(8), decoder=False)
+    x = torch.linspace(-3, 3, 8).view(1, 1, 8)
+    assert LEAKY_RELU_SLOPE == 0.2
+    torch.testing.assert_close(module(x), torch.where(x > 0, x, 0.2 * x))
+
+
+@pytest.mark.parametrize(("heads", "expected"), [(2, 4), (8, 16), (16, 16), (32, 32)])
+def test_written_out_et_wide_attention_has_capped_double_heads(heads, expected):
+    """t2t evolved_transformer.py:50-63: max(min(2h, 16), h)."""
+    assert capped_double_heads(heads) == expected
+    cell = EvolvedDecoderCell(config(64, heads))
+    assert cell.attn_wide.self_attn.num_heads == expected
+    assert cell.attn.self_attn.num_heads == heads
+
+
+def _wide_genome(num_cells: int = 2) -> Genome:
+    """An encoder cell that outputs 2d and a decoder cell that outputs d/2, each stacked:
+    copy 2 reads the other width (nas_model.py:649-652), the decoder output is resized."""
+    encoder = Cell(
+        (
+            Block(br(0, "standard_attention", 2, norm=True), br(0, "identity"), "add"),
+            Block(br(1, "lightweight_conv_3x1_r_4", 2, act="relu"), DEAD, "add"),
+        ),
+        num_cells,
+    )
+    decoder = Cell(
+        (
+            Block(
+                br(0, "attention_4_heads", "1/2", norm=True), br(0, "depthwise_conv_3x1", 4), "add"
+            ),
+            Block(
+                br(1, "attend_to_encoder", "1/2", norm=True),
+                br(1, "gated_linear_unit", "1/2"),
+                "multiply",
+            ),
+            Block(
+                br(2, "lightweight_conv_5x1_r_16", 1, act="leaky_relu"),
+                br(0, "depthwise_conv_5x1", "1/2"),
+                "concat",
+            ),
+            Block(br(3, "separable_conv_3x1", "1/2", norm=True), br(2, "identity"), "add"),
+        ),
+        num_cells,
+    )
+    return Genome(decoder=decoder, encoder=encoder)
+
+
+def test_chained_cells_of_other_widths_build_count_and_decode_incrementally():
+    d, vocab = 32, Dictionary()
+    for i in range(20):
+        vocab.add_symbol(f"w{i}")
+    genome = validate_for_size(_wide_genome(), d, 2)
+    assert [w[0] for w in copy_widths(genome.encoder)] == [1, 2]
+    assert stack_output_width(genome.encoder) == 2
+    copies = copy_widths(genome.decoder)
+    assert [w[0] for w in copies] == [1, Fraction(1, 2)]
+    assert copies[0][3] == 2 and copies[1][3] == Fraction(3, 2)  # depthwise coerced in copy 1
+    assert stack_output_width(genome.decoder) != 1
+    cfg = config(d)
+    torch.manual_seed(0)
+    embed = torch.nn.Embedding(len(vocab), d, padding_idx=vocab.pad())
+    encoder = GenomeEncoder(cfg, vocab, embed, genome.encoder)
+    e = int(stack_output_width(genome.encoder) * d)
+    decoder = GenomeDecoder(cfg, vocab, embed, genome.decoder, encoder_dim=e)
+    model = torch.nn.ModuleList([encoder, decoder]).eval()
+    n = sum(p.numel() for p in model.parameters())
+    assert n == genome_params(genome, d=d, vocab=len(vocab))
+    src = torch.randint(4, len(vocab), (2, 7))
+    prev = torch.randint(4, len(vocab), (2, 5))
+    with torch.no_grad():
+        enc = encoder(src, src_lengths=torch.tensor([7, 7]))
+        assert enc["encoder_out"][0].shape == (7, 2, e)
+        full = decoder(prev, encoder_out=enc)[0]
+        state: dict = {}
+        steps = [
+            decoder(prev[:, : t + 1], encoder_out=enc, incremental_state=state)[0]
+            for t in range(prev.size(1))
+        ]
+    assert full.shape == (2, 5, len(vocab))
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, rtol=1e-4, atol=1e-4)

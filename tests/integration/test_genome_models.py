@@ -56,6 +56,18 @@ def with_cells(compact: str, encoder: int, decoder: int) -> str:
 
 
 TRANSFORMER_2 = with_cells(to_compact(transformer()), 2, 2)
+# The ET genome is the written-out ET where the written-out wide attention's
+# max(min(2h, 16), h) heads are the seed's 16 (h = 8) and the FFN hidden layer's
+# dropout (t2t: the residual dropout; the genome: --activation-dropout, as fairseq's
+# FFN) is the same value.
+ET_SAME = [
+    "--encoder-attention-heads",
+    "8",
+    "--decoder-attention-heads",
+    "8",
+    "--activation-dropout",
+    "0.2",
+]
 NATIVE_PRE_NORM = [
     "--arch",
     "transformer",
@@ -104,9 +116,10 @@ def test_transformer_genome_is_fairseq_transformer(demo_mt_bin: Path):
 
 
 def test_evolved_transformer_genome_is_the_written_out_et(demo_mt_bin: Path):
-    fixed = _build(demo_mt_bin, [*MT, "--arch", "evolved_transformer_tiny"])
+    fixed = _build(demo_mt_bin, [*MT, "--arch", "evolved_transformer_tiny", *ET_SAME])
     genome = _build(
-        demo_mt_bin, [*MT, "--arch", "genome_transformer_tiny", "--genome", "evolved_transformer"]
+        demo_mt_bin,
+        [*MT, "--arch", "genome_transformer_tiny", "--genome", "evolved_transformer", *ET_SAME],
     )
     _identical(fixed, genome)
     from evotrans.genome import genome_params
@@ -167,11 +180,11 @@ def test_genome_losses_match_fairseq_and_the_fixed_et(demo_mt_bin: Path, tmp_pat
     )
     assert num_params(genome) == num_params(native)
     assert _losses(genome) == _losses(native)
-    fixed = _train(demo_mt_bin, tmp_path / "c", ["--arch", "evolved_transformer_tiny"])
+    fixed = _train(demo_mt_bin, tmp_path / "c", ["--arch", "evolved_transformer_tiny", *ET_SAME])
     et = _train(
         demo_mt_bin,
         tmp_path / "d",
-        ["--arch", "genome_transformer_tiny", "--genome", "evolved_transformer"],
+        ["--arch", "genome_transformer_tiny", "--genome", "evolved_transformer", *ET_SAME],
     )
     assert num_params(fixed) == num_params(et)
     assert _losses(fixed) == _losses(et)
@@ -180,7 +193,7 @@ def test_genome_losses_match_fairseq_and_the_fixed_et(demo_mt_bin: Path, tmp_pat
 def _random_compacts(n: int, d: int = 64, heads: int = 4) -> list[str]:
     rng, out = random.Random(12), []
     while len(out) < n:
-        g = random_genome(rng, encoder_blocks=4, decoder_blocks=5, encoder_cells=1, decoder_cells=1)
+        g = random_genome(rng, encoder_blocks=4, decoder_blocks=5, encoder_cells=2, decoder_cells=2)
         try:
             validate_for_size(g, d, heads)
         except Exception:

@@ -25,6 +25,7 @@ from evotrans.genome import (
     validate_for_size,
 )
 from evotrans.genome.seeds import block, br
+from evotrans.genome.widths import state_widths
 
 
 def corrupt(genome: Genome, role: str, index: int, side: str | None = None, **genes) -> Genome:
@@ -130,9 +131,10 @@ LAYERS_SHORT = "identity, dead_branch, standard_conv_1x1, standard_conv_3x1, ...
             "encoder",
             2,
             "left",
-            {"layer": "depthwise_conv_3x1", "output_dim": Fraction(1, 2)},
-            "encoder block 2 left output dim: depthwise_conv_3x1 output dim 1/2 is not a multiple "
-            "of its input width 1",
+            {"layer": "lightweight_conv_3x1_r_4", "output_dim": Fraction(1, 2)},
+            "encoder block 2 left output dim: lightweight_conv_3x1_r_4 output 1/2 is not a "
+            "multiple of its input width 1 (a lightweight convolution widens by a whole channel "
+            "multiplier)",
         ),
         (
             "encoder",
@@ -147,14 +149,6 @@ LAYERS_SHORT = "identity, dead_branch, standard_conv_1x1, standard_conv_3x1, ...
             None,
             {"combiner": "sum"},
             'decoder block 2 combiner: "sum" is not one of add, concat, multiply',
-        ),
-        (
-            "encoder",
-            4,
-            "left",
-            {"input": 2},
-            "encoder cell output: width 4 (the sum of block outputs 3, 4, which no later block "
-            "reads) must be 1 (= d) so that cells stack",
         ),
     ],
 )
@@ -179,14 +173,34 @@ def test_cell_and_genome_errors():
     assert error_of(validate, replace(t, decoder=Cell((None,)))) == (
         "decoder block 1: not a block (NoneType)"
     )
+    # a cell may output any width (the decoder's is resized to d, nas_model.py:868-939)
     half = Fraction(1, 2)
     narrow = Cell(
         (block(br(0, "separable_conv_3x1", half)), block(br(0, "standard_conv_1x1", half)))
     )
-    assert error_of(validate, replace(t, decoder=narrow)) == (
-        "decoder cell output: width 1/2 (the sum of block outputs 1, 2, which no later block "
-        "reads) must be 1 (= d) so that cells stack"
+    assert validate(replace(t, decoder=narrow)).decoder is narrow
+    wide = corrupt(t, "encoder", 4, "left", input=2)  # outputs 4d
+    assert validate(wide) is wide
+    # a cell that doubles its input every stacked copy
+    doubling = Cell((block(br(0, "identity"), br(0, "identity"), "concat"),), 12)
+    assert error_of(validate, replace(t, encoder=doubling)) == (
+        "encoder cell num_cells: stacked copy 11 of the cell has a hidden state 2048d wide "
+        "(block 1), more than 1024d"
     )
+    # copy 2 reads copy 1's 2d output: its lightweight convolution would narrow 4d to 2d
+    chained = Cell(
+        (
+            block(br(0, "identity"), br(0, "identity"), "concat"),
+            block(br(1, "lightweight_conv_3x1_r_4", Fraction(2))),
+        ),
+        2,
+    )
+    assert error_of(validate, replace(t, encoder=chained)) == (
+        "encoder block 2 left output dim: lightweight_conv_3x1_r_4 output 2 is not a multiple "
+        "of its input width 4 (a lightweight convolution widens by a whole channel multiplier) "
+        "in stacked copy 2 of the cell"
+    )
+    assert validate(replace(t, encoder=replace(chained, num_cells=1))).encoder.num_cells == 1
 
 
 @pytest.mark.parametrize(
@@ -221,30 +235,48 @@ def test_size_errors(genome, d, heads, message):
 
 
 def test_language_model_decoder_must_be_valid_without_encoder_attention():
+    half = Fraction(1, 2)
     cell = Cell(
         (
-            block(br(0, "standard_conv_1x1", Fraction(2))),
-            block(br(1, "attend_to_encoder"), br(0, "standard_conv_1x1"), "concat"),
-            block(br(2, "standard_conv_1x1")),
+            block(br(0, "standard_conv_1x1")),
+            block(br(1, "attend_to_encoder", half)),  # an LM: identity(1), 1 wide
+            block(br(2, "lightweight_conv_3x1_r_4", half)),
         )
     )
     assert validate(replace(transformer(), decoder=cell)).decoder is cell  # translation: fine
     assert error_of(validate, Genome(cell), lm=True) == (
-        "language model (the decoder without its attend_to_encoder branches): decoder cell "
-        "output: width 2 (the sum of block outputs 1, 3, which no later block reads) must be 1 "
-        "(= d) so that cells stack"
+        "language model (the decoder without its attend_to_encoder branches): decoder block 3 "
+        "left output dim: lightweight_conv_3x1_r_4 output 1/2 is not a multiple of its input "
+        "width 1 (a lightweight convolution widens by a whole channel multiplier)"
     )
     for seed in (transformer(), evolved_transformer()):
         assert validate(Genome(seed.decoder), lm=True).decoder is seed.decoder
 
 
-def test_lightweight_r_must_divide_the_width():
+def test_lightweight_r_need_not_divide_the_width():
+    """nas_layers.py:359-364: the in % r last channels get untied kernels."""
     genome = corrupt(transformer(), "encoder", 2, "left", layer="lightweight_conv_3x1_r_16")
-    assert error_of(validate_for_size, genome, 40, 4) == (
-        "encoder block 2 left layer: lightweight_conv_3x1_r_16 shares kernels over r=16 channels, "
-        "which does not divide its input width 40 (d=40)"
+    assert validate_for_size(genome, 40, 4) is genome
+
+
+def test_depthwise_width_is_coerced_not_invalid():
+    """should_alter_output_dim (nas_model.py:90-105): the input width instead."""
+    genome = corrupt(
+        transformer(), "encoder", 2, "left", layer="depthwise_conv_3x1", output_dim=Fraction(1, 2)
     )
     assert validate_for_size(genome, 64, 4) is genome
+    assert state_widths(genome.encoder)[2] == 1
+
+
+def test_size_rules_hold_in_every_stacked_copy():
+    """Copy 2 reads copy 1's 1/2-wide output: 8 heads do not divide 20."""
+    t = transformer()
+    half = Fraction(1, 2)
+    cell = Cell((block(br(0, "standard_attention", half, norm=True)),), 2)
+    assert error_of(validate_for_size, replace(t, encoder=cell), 40, 8) == (
+        "encoder block 1 left layer: standard_attention has 8 heads, which do not divide its "
+        "input width 20 (d=40) in stacked copy 2 of the cell"
+    )
 
 
 T_COMPACT = to_compact(transformer())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -92,3 +93,31 @@ def trained(store: ExperimentStore) -> dict[int, list[int]]:
     for t in store.trials():
         out.setdefault(store.individual(t.individual_id).seq, []).append(t.stage)
     return out
+
+
+def replay_hurdles(
+    store: ExperimentStore, population: int, m: int, n_hurdles: int
+) -> dict[int, tuple[float, int, int]]:
+    """The hurdles, computed independently from the results in completion order:
+    h_i is due at the ((i + 1) * m)-th stage-0 result; its value is the mean over the
+    newest ``population`` evaluated individuals whose last ok stage is i (finite fitness)."""
+    seq_of = {i.id: i.seq for i in store.individuals()}
+    last: dict[int, tuple[int, float]] = {}  # seq -> (stage, fitness) of its highest ok stage
+    evaluated: set[int] = set()
+    stage0 = 0
+    expected: dict[int, tuple[float, int, int]] = {}
+    for t in sorted((t for t in store.trials() if t.finish_seq), key=lambda t: t.finish_seq):
+        seq = seq_of[t.individual_id]
+        evaluated.add(seq)
+        stage0 += t.stage == 0
+        if t.status == "ok" and (seq not in last or t.stage > last[seq][0]):
+            last[seq] = (t.stage, t.fitness)
+        members = sorted(evaluated, reverse=True)[:population]
+        for h in range(n_hurdles):
+            if h in expected or stage0 < (h + 1) * m:
+                continue
+            values = [last[s][1] for s in members if s in last and last[s][0] == h]
+            values = [v for v in values if v is not None and math.isfinite(v)]
+            if values:
+                expected[h] = (sum(values) / len(values), len(values), t.finish_seq)
+    return expected

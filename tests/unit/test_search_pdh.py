@@ -8,7 +8,6 @@ hurdles that exist when its evaluation finishes.
 
 from __future__ import annotations
 
-import math
 import random
 
 import pytest
@@ -22,7 +21,7 @@ from evotrans.search.evolution import tournament, worst
 from evotrans.search.pdh import PDH, PDHParams
 from evotrans.search.standin import standin_fitness
 from evotrans.store import ExperimentStore, Member
-from tests.search_helpers import by_seq, drive, make, step, trained
+from tests.search_helpers import by_seq, drive, make, replay_hurdles, step, trained
 
 FIT = [1.0, 2.0, 3.0, 2.0, 5.0, 1.5, 2.0, 4.0, 0.5, 3.0, 2.5, 6.0]
 # 3 stages, 12 children: m = 12 // 3 = 4 (the paper's 15000 // 3 = 5000, scaled down)
@@ -92,32 +91,6 @@ def test_a_hurdle_waits_for_a_population_member_trained_that_long(tmp_path):
     assert trained(store)[9] == [0, 1, 2]  # 10.0 >= 6.0
 
 
-def replay(store: ExperimentStore, population: int, m: int, n_hurdles: int) -> dict:
-    """The hurdles, computed independently from the results in completion order:
-    h_i is due at the ((i + 1) * m)-th stage-0 result; its value is the mean over the
-    newest ``population`` evaluated individuals whose last ok stage is i (finite fitness)."""
-    seq_of = {i.id: i.seq for i in store.individuals()}
-    last: dict[int, tuple[int, float]] = {}  # seq -> (stage, fitness) of its highest ok stage
-    evaluated: set[int] = set()
-    stage0 = 0
-    expected: dict[int, tuple[float, int, int]] = {}
-    for t in sorted((t for t in store.trials() if t.finish_seq), key=lambda t: t.finish_seq):
-        seq = seq_of[t.individual_id]
-        evaluated.add(seq)
-        stage0 += t.stage == 0
-        if t.status == "ok" and (seq not in last or t.stage > last[seq][0]):
-            last[seq] = (t.stage, t.fitness)
-        members = sorted(evaluated, reverse=True)[:population]
-        for h in range(n_hurdles):
-            if h in expected or stage0 < (h + 1) * m:
-                continue
-            values = [last[s][1] for s in members if s in last and last[s][0] == h]
-            values = [v for v in values if math.isfinite(v)]
-            if values:
-                expected[h] = (sum(values) / len(values), len(values), t.finish_seq)
-    return expected
-
-
 @pytest.mark.parametrize(
     ("population", "m", "stages", "seed"), [(4, 4, 3, 1), (6, 3, 4, 1), (3, 5, 4, 3), (8, 2, 3, 3)]
 )
@@ -140,7 +113,7 @@ def test_hurdles_match_an_independent_replay(tmp_path, population, m, stages, se
 
     drive(algo, fitness)
     hurdles = store.hurdles()
-    expected = replay(store, population, m, stages - 1)
+    expected = replay_hurdles(store, population, m, stages - 1)
     assert len(expected) == stages - 1  # every hurdle was set (h0, h1 and, with 4 stages, h2)
     got = {s: (round(h.value, 9), h.n_models, h.set_seq) for s, h in hurdles.items()}
     assert got == {s: (round(v, 9), n, seq) for s, (v, n, seq) in expected.items()}

@@ -12,14 +12,18 @@ from hypothesis import strategies as st
 
 from evotrans.errors import EvotransError
 from evotrans.genome import (
+    NUM_CELLS,
     Genome,
+    block_counts,
     canonical,
     from_compact,
     from_dict,
     from_json,
+    genome_diff,
     genome_hash,
     genome_params,
     mutate,
+    pad_genome,
     random_genome,
     to_compact,
     to_dict,
@@ -30,6 +34,7 @@ from evotrans.genome import (
     without_encoder_attention,
 )
 from evotrans.genome.sample import GENES
+from evotrans.genome.widths import stack_output_width
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -181,3 +186,32 @@ def test_mutants_are_valid_different_and_described(genome, seed, p):
         assert role in ("encoder", "decoder") and " -> " in rest
         gene = rest.split(": ")[0].split(" ", 2)[-1]
         assert gene in ("combiner", *(g.replace("_", " ") for g in GENES))
+
+
+@SETTINGS
+@given(genome=genomes(), data=st.data())
+def test_padding_to_the_block_space_keeps_the_model(genome, data):
+    padded = pad_genome(genome)  # sampled cells have at most 6 encoder and 8 decoder blocks
+    assert validate(padded, lm=_lm(genome)) is padded
+    assert block_counts(padded) == (None if _lm(genome) else 6, 8)
+    assert pad_genome(padded) == padded and genome_diff(genome, padded) == []
+    for role, cell in genome.cells():
+        out = getattr(padded, role)
+        assert out.blocks[: len(cell.blocks)] == cell.blocks
+        assert stack_output_width(out) == stack_output_width(cell)
+    d, heads = data.draw(st.sampled_from([(64, 4), (512, 8)]))
+    for lm in (False, True) if genome.encoder is not None else (True,):
+        assert genome_params(padded, d=d, lm=lm) == genome_params(genome, d=d, lm=lm)
+    assert from_compact(to_compact(padded)) == padded
+
+
+@SETTINGS
+@given(genome=genomes(), seed=st.integers(0, 2**16))
+def test_mutation_of_num_cells_draws_from_the_choices(genome, seed):
+    child, notes = mutate(genome, random.Random(seed), 0.5, num_cells=NUM_CELLS)
+    for role, cell in child.cells():
+        before = getattr(genome, role).num_cells
+        assert cell.num_cells == before or cell.num_cells in NUM_CELLS
+        assert (cell.num_cells != before) == any(
+            n.startswith(f"{role} cell num_cells:") for n in notes
+        )

@@ -151,3 +151,16 @@ def test_mutation_rate_is_per_gene():
     mean = sum(changes) / len(changes)
     # a re-draw keeps the old value with probability 1/|values|; invalid children are redrawn
     assert 0.5 * 0.1 * n_genes < mean < 1.2 * 0.1 * n_genes
+
+
+def test_4_5_block_files_load_as_written_and_are_padded_as_search_seeds(tmp_path):
+    from evotrans.genome import block_counts, padded_transformer
+    from evotrans.search.spaces_genome import GenomeSpace
+
+    for name, text in (("t.json", to_json(transformer())), ("t.txt", TRANSFORMER_COMPACT)):
+        path = tmp_path / name
+        path.write_text(text)
+        assert load_genome(str(path)) == transformer()  # --genome builds it as before
+        assert block_counts(load_genome(path)) == (4, 5)
+        space = GenomeSpace(seed=str(path))
+        assert space.seed == to_compact(padded_transformer())

@@ -214,12 +214,23 @@ def validate_for_size(genome: Genome, d: int, model_heads: int) -> Genome:
         raise EvotransError(f"model size: heads={model_heads!r} must be a positive integer")
     validate(genome, lm=isinstance(genome, Genome) and genome.encoder is None)
     for role, cell in genome.cells():
-        seen: set[Fraction] = set()
-        for copy, widths in enumerate(copy_widths(cell), start=1):
-            if widths[0] not in seen:
-                seen.add(widths[0])
-                _check_size(cell, role, widths, d, model_heads, copy)
+        _check_sizes(cell, role, d, model_heads)
+    if genome.encoder is None:  # what a language model builds
+        try:
+            _check_sizes(without_encoder_attention(genome.decoder), "decoder", d, model_heads)
+        except EvotransError as err:
+            raise EvotransError(
+                f"language model (the decoder without its attend_to_encoder branches): {err}"
+            ) from None
     return genome
+
+
+def _check_sizes(cell: Cell, role: str, d: int, model_heads: int) -> None:
+    seen: set[Fraction] = set()
+    for copy, widths in enumerate(copy_widths(cell), start=1):
+        if widths[0] not in seen:
+            seen.add(widths[0])
+            _check_size(cell, role, widths, d, model_heads, copy)
 
 
 def _check_size(

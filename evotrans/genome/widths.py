@@ -20,7 +20,8 @@ Conventions (tensor2tensor's ``nas_model.py``; the genome model builder follows 
   with ``layer_norm``, right ``identity`` of state 0, combiner ``add``);
 - the cell output is the final combiner: the zero-padded sum of every block output
   that no live branch of a later block reads (``add``, the reference's
-  ``*_final_combiner_function`` of its seeds); it can have any width. The encoder
+  ``*_final_combiner_function``, nas_model.py:739-743, :1107, :1131); it can have any
+  width. The encoder
   stack's output keeps it (``attend_to_encoder`` projects keys and values from it);
   the decoder stack's output is resized to d by a dense layer when it differs
   (nas_model.py:868-939).

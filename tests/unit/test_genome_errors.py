@@ -397,3 +397,18 @@ def test_mutation_probability_is_checked():
 def test_cell_built_from_list_equals_tuple():
     blocks = [block(br(0, "identity"))]
     assert Cell(blocks) == Cell(tuple(blocks))
+
+
+def test_random_cells_follow_the_cell_output_rule():
+    """sample.random_cell redraws its last block until the whole cell (every stacked copy)
+    is valid; the output width is free (nas_model.py:868-939 resizes the decoder's)."""
+    import random
+
+    from evotrans.genome import random_cell
+    from evotrans.genome.widths import stack_output_width
+
+    rng = random.Random(3)
+    cells = [random_cell(rng, "decoder", 5, 3) for _ in range(30)]
+    for cell in cells:
+        assert validate(replace(transformer(), decoder=cell)).decoder is cell
+    assert {stack_output_width(c) for c in cells} - {Fraction(1)}

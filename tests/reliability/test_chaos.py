@@ -126,7 +126,11 @@ def _check_unchanged(before: dict[int, tuple], now: dict[int, tuple]) -> None:
 
 
 def test_chaos_ci(tiny_lm_bin: Path, tmp_path: Path):
-    config = write_config(tmp_path / "pdh.toml", tiny_lm_bin, max_retries=10)
+    # the 2 models that set h0 are checked against it, so a promotion follows (the plan's
+    # commit:3 and proposed:1 need one; by default no model evaluated before h0 can pass)
+    config = write_config(
+        tmp_path / "pdh.toml", tiny_lm_bin, max_retries=10, promote_retroactively=True
+    )
     chaos_run(tmp_path, config, _ci_plan, min_kills=5, name="chaos-ci")
 
 

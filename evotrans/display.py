@@ -1,4 +1,7 @@
-"""What the CLI shows: the live progress line and the experiment tables (rich)."""
+"""What the CLI shows: the live progress line and the experiment tables (rich).
+
+The tables are the shared model of :mod:`evotrans.report.tables` (the ``status`` view)
+rendered with rich; the report renders the same model as Markdown and HTML."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.table import Table
 
+from evotrans.report import tables
 from evotrans.search.driver import Progress
 from evotrans.store import ExperimentStore
 
@@ -21,12 +25,6 @@ def _duration(seconds: float | None) -> str:
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
-
-
-def _short(spec: str | None, limit: int = 48) -> str:
-    if spec is None:
-        return "-"
-    return spec if len(spec) <= limit else spec[: limit - 1] + "…"
 
 
 def progress_line(p: Progress) -> str:
@@ -60,63 +58,24 @@ def live_progress(console: Console | None = None) -> Callable[[Progress], None]:
     return show
 
 
+def rich_table(table: tables.Table) -> Table:
+    """A table of the shared model as a rich table (its ``left`` columns aligned left)."""
+    out = Table(title=table.title, title_justify="left")
+    for column in table.columns:
+        out.add_column(column, justify="left" if column in table.left else "right")
+    for row in table.rows:
+        out.add_row(*row)
+    return out
+
+
 def best_table(store: ExperimentStore, limit: int = 10) -> Table:
     """The best individuals by last evaluated fitness."""
-    table = Table(title="best models", title_justify="left")
-    for column in (
-        "#",
-        "origin",
-        "order / genome",
-        "stage",
-        "steps",
-        "params",
-        "valid ppl",
-        "test ppl",
-        "BLEU",
-        "fitness",
-    ):
-        table.add_column(
-            column, justify="right" if column not in ("origin", "order / genome") else "left"
-        )
-    for individual, trial in store.best(limit):
-        table.add_row(
-            str(individual.id),
-            individual.origin,
-            _short(individual.spec),
-            str(trial.stage),
-            f"{trial.steps_done or trial.steps:,}",
-            f"{trial.params:,}" if trial.params else "-",
-            f"{trial.valid_ppl:.2f}" if trial.valid_ppl else "-",
-            f"{trial.test_ppl:.2f}" if trial.test_ppl else "-",
-            f"{trial.bleu:.2f}" if trial.bleu is not None else "-",
-            f"{trial.fitness:.4f}",
-        )
-    return table
+    return rich_table(tables.best_table(store, "status", limit=limit))
 
 
 def stage_table(store: ExperimentStore) -> Table:
     """Per stage: step target, trials by status, hurdle, best fitness."""
-    table = Table(title="stages", title_justify="left")
-    for column in ("stage", "steps", "ok", "failed", "other", "unfinished", "hurdle (m)", "best"):
-        table.add_column(column, justify="right")
-    for stage, s in sorted(store.summary().items()):
-        ok = s.counts.get("ok", 0)
-        failed = s.counts.get("failed", 0)
-        unfinished = s.counts.get("pending", 0) + s.counts.get("running", 0)
-        other = s.total - ok - failed - unfinished
-        hurdle = "-" if s.hurdle is None else f"{s.hurdle:.4f} ({s.hurdle_models})"
-        best = "-" if s.best_fitness is None else f"{s.best_fitness:.4f} (#{s.best_individual})"
-        table.add_row(
-            str(stage),
-            f"{s.steps or 0:,}",
-            str(ok),
-            str(failed),
-            str(other),
-            str(unfinished),
-            hurdle,
-            best,
-        )
-    return table
+    return rich_table(tables.stage_table(store, "status"))
 
 
 def compute_line(store: ExperimentStore) -> str:

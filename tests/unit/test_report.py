@@ -26,7 +26,14 @@ from evotrans.commands.sweep import (
 from evotrans.drawing import draw_genome, draw_order, genome_figure, order_figure
 from evotrans.errors import EvotransError
 from evotrans.launch.local import LocalLauncher
-from evotrans.report import best_so_far, build_report, pareto_front, write_report
+from evotrans.report import (
+    best_so_far,
+    best_table,
+    build_report,
+    pareto_front,
+    stage_table,
+    write_report,
+)
 from evotrans.search.driver import create_experiment, make_algorithm, run
 from evotrans.search.standin import StandinRunner
 from evotrans.search.types import TrialRequest, TrialResult
@@ -229,6 +236,68 @@ def test_pareto_front():
     points = [(10, 5.0), (10, 4.0), (20, 4.5), (30, 3.0), (40, 3.0), (5, 9.0)]
     assert pareto_front(points, higher_is_better=False) == [5, 1, 3]
     assert pareto_front(points, higher_is_better=True) == [5]
+
+
+# -- the table model shared with `evotrans status` --------------------------------------------
+
+STATUS_BEST = ["#", "origin", "order / genome", "stage", "steps", "params", "valid ppl"]
+STATUS_BEST += ["test ppl", "BLEU", "fitness"]
+
+
+def test_status_and_report_views_of_one_table_model(pdh_dir):
+    from evotrans import display
+
+    with ExperimentStore.open(pdh_dir) as store:
+        best = {view: best_table(store, view, limit=5) for view in ("status", "report")}
+        stages = {view: stage_table(store, view) for view in ("status", "report")}
+        shown = display.best_table(store, 5), display.stage_table(store)
+        ranked = [(i.id, t) for i, t in store.best(5)]
+        summary = sorted(store.summary().values(), key=lambda s: s.stage)
+        assert build_report(pdh_dir).tables[:2] == [stages["report"], best_table(store)]
+    assert best["status"].columns == STATUS_BEST and best["status"].title == "best models"
+    assert best["report"].columns == [*STATUS_BEST[:7], "test ppl", "fitness"]
+    assert best["status"].left == best["report"].left == ("origin", "order / genome")
+    for table in best.values():
+        assert [int(row[0]) for row in table.rows] == [i for i, _ in ranked]
+        assert [row[-1] for row in table.rows] == [f"{t.fitness:.4f}" for _, t in ranked]
+    assert {row[8] for row in best["status"].rows} == {"-"}  # no BLEU in a language model
+    assert stages["status"].columns == [
+        *("stage", "steps", "ok", "failed", "other", "unfinished", "hurdle (m)", "best")
+    ]
+    assert stages["report"].columns == [
+        *("stage", "steps", "ok", "not ok", "pending / running", "hurdle", "best fitness")
+    ]
+    assert [r[:3] for r in stages["status"].rows] == [r[:3] for r in stages["report"].rows]
+    hurdled = summary[0]
+    assert hurdled.hurdle is not None
+    assert stages["status"].rows[0][6] == f"{hurdled.hurdle:.4f} ({hurdled.hurdle_models})"
+    assert stages["report"].rows[0][5] == f"{hurdled.hurdle:.4f} (m={hurdled.hurdle_models})"
+    assert stages["status"].rows[0][7].endswith(f" (#{hurdled.best_individual})")
+    for rich, model in zip(shown, (best["status"], stages["status"]), strict=True):
+        assert rich.title == model.title
+        assert [c.header for c in rich.columns] == model.columns
+        assert [list(c.cells) for c in rich.columns] == [
+            [row[k] for row in model.rows] for k in range(len(model.columns))
+        ]
+        assert [c.justify == "left" for c in rich.columns] == [
+            c in model.left for c in model.columns
+        ]
+
+
+def test_empty_tables_and_status_imports(tmp_path):
+    create_experiment(tmp_path / "pdh", PDH).close()
+    with ExperimentStore.open(tmp_path / "pdh") as store:
+        for view in ("status", "report"):
+            assert best_table(store, view).rows == stage_table(store, view).rows == []
+        assert best_table(store, "status").note == stage_table(store, "status").note == ""
+        assert best_table(store).note == "no model has finished yet"
+        assert stage_table(store).note == "no trials yet"
+    code = (
+        "import sys, evotrans.display, evotrans.commands.experiment\n"
+        "print(sorted(m for m in ('pandas', 'matplotlib') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
 
 
 # -- partial reports -----------------------------------------------------------------------------

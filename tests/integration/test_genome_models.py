@@ -322,3 +322,42 @@ def test_bad_genome_flag_is_one_line_exit_2(demo_mt_bin: Path, tmp_path: Path):
         'encoder block 1 left layer: "attend_to_encoder" is only valid in the decoder'
         in (proc.stderr.strip().splitlines()[-1])
     )
+
+
+def test_evolved_transformer_lm_genome_is_the_written_out_et_lm(demo_lm_bin: Path):
+    """The LM: the ET decoder cell without its encoder attentions, both ways; same
+    parameter count as genome_params(lm=True)."""
+    lm = [
+        "--task",
+        "language_modeling",
+        "--tokens-per-sample",
+        "32",
+        "--decoder-layers",
+        "4",
+        "--decoder-attention-heads",
+        "8",
+        "--dropout",
+        "0.2",
+        "--activation-dropout",
+        "0.2",
+    ]
+    fixed = _build(demo_lm_bin, [*lm, "--arch", "evolved_transformer_lm_tiny"])
+    genome = _build(
+        demo_lm_bin, [*lm, "--arch", "genome_lm_tiny", "--genome", "evolved_transformer"]
+    )
+    pa, pb = _sorted_tensors(fixed), _sorted_tensors(genome)
+    assert [p.shape for p in pa] == [p.shape for p in pb]
+    assert all(torch.equal(x, y) for x, y in zip(pa, pb, strict=True))
+    from evotrans.genome import genome_params
+
+    vocab = len(fixed.decoder.dictionary)
+    assert sum(p.numel() for p in genome.parameters()) == genome_params(
+        evolved_transformer(), d=64, vocab=vocab, lm=True
+    )
+    tokens = torch.randint(4, 100, (2, 9))
+    for mode in ("eval", "train"):
+        getattr(fixed, mode)(), getattr(genome, mode)()
+        torch.manual_seed(1)
+        out = fixed(tokens)[0]
+        torch.manual_seed(1)
+        assert torch.equal(out, genome(tokens)[0]), mode

@@ -16,9 +16,12 @@ that is not a multiple of its input is an error, as it raises in the reference
 (nas_layers.py:343-349); :func:`width_error` says so.
 
 Parameters (:func:`layer_params`; ``i`` input, ``o`` output, ``e`` encoder output
-width, ``k`` kernel, ``m = o / i`` the channel multiplier). The reference's own
-counts (``num_params``) omit the biases of attention and GLU projections that are
-there in fairseq's modules; evotrans counts every tensor it builds:
+width, ``k`` kernel, ``m = o / i`` the channel multiplier). These are the
+reference's ``num_params`` (nas_layers.py:272-558) except attention, whose q/k/v
+and output projections have no bias in tensor2tensor (common_attention.py:4416,
+:4817) and one in fairseq's ``MultiheadAttention``: evotrans counts every tensor
+it builds. Attention heads must divide the input width (the reference's key depth,
+common_attention.py:4611-4616).
 
 ============================  ===================================================
 ``identity``, ``dead_branch``  0

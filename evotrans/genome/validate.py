@@ -206,8 +206,7 @@ def validate_lm_cell(cell: Cell) -> list[Fraction]:
 def validate_for_size(genome: Genome, d: int, model_heads: int) -> Genome:
     """Also check the rules that depend on the model size, in every stacked copy: every
     branch width ``w * d`` whole, attention heads dividing the attention's input width
-    (its query/key depth, common_attention.py's ``multihead_attention``). Returns the
-    genome."""
+    (its query/key depth, common_attention.py:4611-4616). Returns the genome."""
     if not _is_int(d) or d < 1:
         raise EvotransError(f"model size: d={d!r} must be a positive integer")
     if not _is_int(model_heads) or model_heads < 1:

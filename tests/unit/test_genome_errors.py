@@ -412,3 +412,51 @@ def test_random_cells_follow_the_cell_output_rule():
     for cell in cells:
         assert validate(replace(transformer(), decoder=cell)).decoder is cell
     assert {stack_output_width(c) for c in cells} - {Fraction(1)}
+
+
+def _t2t_num_params(name: str, i: int, o: int, e: int) -> int:
+    """tensor2tensor's num_params, transcribed (nas_layers.py:272-558)."""
+    from evotrans.genome import layers
+
+    spec = layers.layer_spec(name)
+    k, m = spec.kernel, layers.channel_multiplier(i, o)
+    return {
+        "identity": 0,
+        "dense": k * i * o + o,  # StandardConvLayer :290-291
+        "conv": k * i * o + (o if spec.bias else 0),  # :290-291, dilated :398-399
+        "separable": k * i + i * o + o,  # :272-274
+        "depthwise": k * i * m,  # :329-332
+        "lightweight": k * (i // spec.share + i % spec.share) * m,  # :374-378
+        "glu": i * o * 2 + o * 2,  # :557-558
+        "attention": i * i * 3 + i * o,  # :454-461 (no biases)
+        "encoder_attention": i * i + 2 * e * i + i * o,  # :510-523 (no biases)
+    }[spec.kind]
+
+
+@pytest.mark.parametrize(("i", "o"), [(16, 16), (16, 32), (18, 36), (32, 16), (8, 24)])
+def test_layer_bank_formulas_are_the_references(i, o):
+    """Every layer's count is t2t's, plus fairseq's q, k, v and output biases in attention."""
+    from evotrans.genome import layers
+
+    e = 12
+    for name in layers.LAYER_NAMES:
+        if name == "dead_branch":
+            continue
+        out = layers.output_width(name, i, o)
+        if layers.width_error(name, i, out):
+            continue
+        biases = {"attention": 3 * i + out, "encoder_attention": 3 * i + out}
+        extra = biases.get(layers.layer_spec(name).kind, 0)
+        assert layers.layer_params(name, i, out, e) == _t2t_num_params(name, i, out, e) + extra
+
+
+def test_the_transformer_seed_reads_no_state_through_two_layer_norms():
+    """So the shared LayerNorm (nas_model.py:508-515) leaves it fairseq's Transformer."""
+    for _, cell in transformer().cells():
+        readers = [
+            b.input
+            for blk in cell.blocks
+            for _, b in blk.branches()
+            if not b.is_dead and b.norm == "layer_norm"
+        ]
+        assert len(readers) == len(set(readers))

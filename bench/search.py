@@ -108,7 +108,7 @@ def genome_proposals_per_second(n: int = 10_000) -> float | None:
     import random
 
     try:
-        from evotrans.search.spaces_genome import GenomeSpace
+        from evotrans.search.spaces.genome import GenomeSpace
     except ImportError:
         return None
     space = GenomeSpace()

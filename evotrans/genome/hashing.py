@@ -58,7 +58,7 @@ def canonical(genome: Genome) -> Genome:
 
 
 def canonical_json(genome: Genome) -> str:
-    from evotrans.genome.serialize import to_dict
+    from evotrans.genome.serialize import to_dict  # serialize validates with this package
 
     return json.dumps(to_dict(canonical(genome)), sort_keys=True, separators=(",", ":"))
 

@@ -31,18 +31,15 @@ from typing import Any
 
 from evotrans.errors import EvotransError
 from evotrans.genome import space
-from evotrans.genome.hashing import canonical, genome_hash
 from evotrans.genome.types import Block, Branch, Cell, Genome
 from evotrans.genome.validate import not_one_of, validate
 
 __all__ = [
     "FORMAT",
     "VERSION",
-    "canonical",
     "from_compact",
     "from_dict",
     "from_json",
-    "genome_hash",
     "load_genome",
     "looks_compact",
     "to_compact",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from evotrans.genome.hashing import genome_hash
 from evotrans.genome.params import cell_rows, genome_params
-from evotrans.genome.serialize import genome_hash, load_genome, to_compact
+from evotrans.genome.serialize import load_genome, to_compact
 from evotrans.genome.validate import validate, validate_for_size
 
 

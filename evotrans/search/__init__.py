@@ -6,8 +6,8 @@ Modules (each imported on its own; none imports torch or fairseq):
 - :mod:`~evotrans.search.config`   ``SearchConfig`` (the ``[search]`` table)
 - :mod:`~evotrans.search.registry` the algorithm names and their classes
 - :mod:`~evotrans.search.params`   ``AlgorithmParams`` (each algorithm's own keys)
-- :mod:`~evotrans.search.spaces`   ``SearchSpace`` protocol, ``OrderSpace``
-- :mod:`~evotrans.search.spaces_genome`  ``GenomeSpace`` (Evolved Transformer genomes)
+- :mod:`~evotrans.search.spaces`   ``SearchSpace`` protocol, ``OrderSpace``, ``space_from_config``
+- :mod:`~evotrans.search.spaces.genome`  ``GenomeSpace`` (Evolved Transformer genomes)
 - :mod:`~evotrans.search.base`     ``SearchAlgorithm`` (ask/tell over the store)
 - :mod:`~evotrans.search.pdh`, :mod:`~evotrans.search.evolution`,
   :mod:`~evotrans.search.random_search`, :mod:`~evotrans.search.asha`,

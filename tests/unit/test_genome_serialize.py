@@ -155,7 +155,7 @@ def test_mutation_rate_is_per_gene():
 
 def test_4_5_block_files_load_as_written_and_are_padded_as_search_seeds(tmp_path):
     from evotrans.genome import block_counts, padded_transformer
-    from evotrans.search.spaces_genome import GenomeSpace
+    from evotrans.search.spaces.genome import GenomeSpace
 
     for name, text in (("t.json", to_json(transformer())), ("t.txt", TRANSFORMER_COMPACT)):
         path = tmp_path / name

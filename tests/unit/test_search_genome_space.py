@@ -21,7 +21,7 @@ from evotrans.genome import (
 from evotrans.launch.local import LocalLauncher
 from evotrans.search.driver import create_experiment, make_algorithm, run
 from evotrans.search.spaces import SearchSpace, space_from_config
-from evotrans.search.spaces_genome import GenomeSpace
+from evotrans.search.spaces.genome import GenomeSpace
 from evotrans.search.standin import StandinRunner
 from evotrans.store import ExperimentStore
 

@@ -1,71 +1,15 @@
-"""Search spaces: what an individual is, how to draw, mutate and hash one.
-
-A space works on the individual's canonical text (``spec``), which is what
-the store records and what a trial runner receives. :class:`OrderSpace` is
-the space of sublayer orders with a fixed number of self-attention (``s``)
-and feed-forward (``f``) sublayers — equal counts, so every individual has
-the baseline's parameter count. The Evolved Transformer genome space is
-:class:`evotrans.search.spaces_genome.GenomeSpace`.
-"""
+"""The space of sublayer orders: a fixed number of self-attention (``s``) and
+feed-forward (``f``) sublayers, equal counts, so every individual has the baseline's
+parameter count. A spec is the order's canonical text."""
 
 from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
 
 from evotrans.errors import EvotransError
+from evotrans.search.spaces.base import seed_and_mutants
 from evotrans.sublayers import MAX_PAIRS
-
-
-@runtime_checkable
-class SearchSpace(Protocol):
-    """What the search algorithms need from a space of architectures."""
-
-    spec_kind: str  # "order" | "genome": tells the runner how to read a spec
-
-    def seed_individuals(self, rng: random.Random, n: int) -> list[tuple[str, str | None]]:
-        """``n`` starting individuals as ``(spec, mutation)``: the seed first
-        (``mutation`` None), then mutants of it (``mutation`` describes the change)."""
-        ...
-
-    def random(self, rng: random.Random) -> str:
-        """A uniformly random individual."""
-        ...
-
-    def mutate(self, spec: str, rng: random.Random) -> tuple[str, str]:
-        """A child that differs from ``spec``, and a description of the change."""
-        ...
-
-    def hash(self, spec: str) -> str:
-        """A stable content hash (dedup, cache keys)."""
-        ...
-
-    def validate(self, spec: str) -> str:
-        """The canonical spec, or :class:`EvotransError` naming what is wrong."""
-        ...
-
-    def params(self, spec: str) -> int | None:
-        """The parameter count when the space knows it (else None)."""
-        ...
-
-
-def seed_and_mutants(space: SearchSpace, seed: str, rng: random.Random, n: int):
-    """The usual ``seed_individuals``: the seed, then ``n - 1`` mutants of it."""
-    out: list[tuple[str, str | None]] = [(seed, None)] if n > 0 else []
-    for _ in range(n - 1):
-        out.append(space.mutate(seed, rng))
-    return out
-
-
-def space_for_store(space: SearchSpace, store: Any) -> SearchSpace:
-    """The space to continue ``store`` in: a space with a ``for_store(store)`` method
-    (:meth:`~evotrans.search.spaces_genome.GenomeSpace.for_store`) may adapt itself to
-    an experiment written by an earlier version; others are returned as they are."""
-    adapt = getattr(space, "for_store", None)
-    return space if adapt is None else adapt(store)
-
 
 ROLES = ("lm", "encoder", "decoder", "mt")
 OPERATORS = ("swap", "move", "flip")
@@ -239,31 +183,3 @@ def _mutate_order(order: str, rng: random.Random, operators: tuple[str, ...]) ->
         child = rest[:j] + [letters[i]] + rest[j:]
         if child != letters:
             return "".join(child), f"move {letters[i]} {i}->{j}"
-
-
-def space_from_config(table: Mapping[str, Any] | None, where: str = "space") -> SearchSpace:
-    """Build a space from the ``[space]`` table: ``kind = "order"`` (``n_pairs``,
-    ``role``, ``seed``, ``operators``) or ``kind = "genome"`` (see
-    :class:`~evotrans.search.spaces_genome.GenomeSpace`)."""
-    table = dict(table or {})
-    kind = table.pop("kind", None)
-    if kind == "order":
-        known = {"n_pairs", "role", "seed", "operators"}
-        for key in table:
-            if key not in known:
-                raise EvotransError(
-                    f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})"
-                )
-        if "n_pairs" not in table:
-            raise EvotransError(f"{where}.n_pairs: missing")
-        if "operators" in table:
-            operators = table["operators"]
-            if not isinstance(operators, (list, tuple)):
-                raise EvotransError(f"{where}.operators: must be a list of {', '.join(OPERATORS)}")
-            table["operators"] = tuple(operators)
-        return OrderSpace(**table)
-    if kind == "genome":
-        from evotrans.search.spaces_genome import GenomeSpace
-
-        return GenomeSpace.from_config(table, where=where)
-    raise EvotransError(f"{where}.kind: {kind!r} is not one of order, genome")

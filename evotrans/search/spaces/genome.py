@@ -27,7 +27,7 @@ from typing import Any
 from evotrans import genome as g
 from evotrans.errors import EvotransError
 from evotrans.genome.validate import MAX_CELLS
-from evotrans.search.spaces import seed_and_mutants
+from evotrans.search.spaces.base import seed_and_mutants
 
 BLOCK_COUNTS = ("fixed", "seed")
 SHAPE_KEYS = ("encoder_blocks", "decoder_blocks", "num_cells", "block_counts")

@@ -77,6 +77,7 @@ def mean_std(mean: float, std: float) -> str:
 
 
 def signed(value: float) -> str:
+    """A difference with its sign (``+0.00``)."""
     return "–" if not math.isfinite(value) else f"{value:+.2f}"
 
 
@@ -117,6 +118,7 @@ def _best_of_stage(s: StageSummary) -> str:
 
 
 def _stage_columns(view: View) -> list[Column[StageSummary]]:
+    """The stage table's columns: the shared ones, then the view's counts and numbers."""
     shared: list[Column[StageSummary]] = [
         Column("stage", lambda s: str(s.stage)),
         Column("steps", lambda s: f"{s.steps or 0:,}"),
@@ -148,6 +150,7 @@ def stage_table(store: ExperimentStore, view: View = "report") -> Table:
 
 
 def _best_columns(view: View, kind: str) -> list[Column[Best]]:
+    """The best-models columns: the shared ones (the view's spec width), the view's numbers."""
     if view == "status":
         limit, mark = 48, "-"
         numbers: list[Column[Best]] = [

@@ -13,12 +13,14 @@ reference code. What the block space cannot say, and how the model builder
 
 - dropout is not a gene: the builder applies ``--dropout`` to the output of every
   branch with parameters, ``--activation-dropout`` instead to an activated branch
-  whose sibling is dead (the inner layer of a feed-forward), none to identities;
+  whose sibling is dead (the inner layer of a feed-forward), none to identities
+  (tensor2tensor gives every non-identity branch ``relu_dropout``; the split keeps the
+  Transformer genome equal to fairseq's ``transformer``, and the two coincide when
+  both flags are equal, as in the search recipes);
 - post-norm (LN after the residual sum) is not expressible: the Transformer seed
   is fairseq's ``transformer`` with ``--encoder/decoder-normalize-before``;
-- two branches reading the same state through ``layer_norm`` each have their own
-  LayerNorm, where the ET reference normalizes once and feeds both (2·width more
-  parameters per such pair; the same function at initialization);
+- a state read by several branches through ``layer_norm`` is normalized once and
+  shared, as tensor2tensor's ``nas_model.py`` L508-515 does;
 - the encoder's convolutions zero padded positions first (the reference's mask),
   decoder convolutions are causal: the builder does both for every convolution.
 """

@@ -130,3 +130,19 @@ def test_in_flight_never_exceeds_capacity(tmp_path):
         poll_interval=0.01,
     )
     assert peak[0] <= 3 and peak[0] >= 2
+
+
+def test_results_are_told_to_the_algorithm(tmp_path):
+    """The driver records every result through ``algorithm.tell`` (record, then sync)."""
+    store = create_experiment(tmp_path / "exp", CONFIG)
+    algo = make_algorithm(store)
+    told = []
+    tell = algo.tell
+
+    def counting_tell(trial_id, result, after_record=None):
+        told.append(trial_id)
+        return tell(trial_id, result, after_record)
+
+    algo.tell = counting_tell
+    run(store, algo, LocalLauncher(2, run_trial=Flaky(), gpus=[]), poll_interval=0.01)
+    assert sorted(told) == [t.id for t in store.trials()]

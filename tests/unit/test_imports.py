@@ -1,5 +1,6 @@
 """The import structure: no cycles in ``evotrans`` or ``fairseq_plugins`` (imports inside
-functions count), and the ``evotrans`` core never imports torch or fairseq."""
+functions count; ``if TYPE_CHECKING:`` imports do not), and the ``evotrans`` core never
+imports torch or fairseq."""
 
 from __future__ import annotations
 
@@ -55,13 +56,31 @@ def _imported(module: str, path: Path, node: ast.AST, modules: dict[str, Path]) 
     return out
 
 
+def _runtime_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement, at module level or inside functions, except those under
+    ``if TYPE_CHECKING:`` (annotations only: they never run)."""
+    found = []
+
+    def walk(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                for other in child.orelse:
+                    walk(other)
+                continue
+            if isinstance(child, (ast.Import, ast.ImportFrom)):
+                found.append(child)
+            walk(child)
+
+    walk(tree)
+    return found
+
+
 def import_graph() -> dict[str, set[str]]:
     modules = _modules()
     graph: dict[str, set[str]] = defaultdict(set)
     for module, path in modules.items():
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                graph[module].update(_imported(module, path, node, modules))
+        for node in _runtime_imports(ast.parse(path.read_text())):
+            graph[module].update(_imported(module, path, node, modules))
     return graph
 
 

@@ -130,20 +130,21 @@ def _stage_columns(view: View) -> list[Column[StageSummary]]:
             Column("failed", lambda s: str(_failed(s))),
             Column("other", lambda s: str(s.total - _ok(s) - _failed(s) - _unfinished(s))),
             Column("unfinished", lambda s: str(_unfinished(s))),
-            Column("hurdle (m)", lambda s: _hurdle(s, "-", "")),
+            Column("hurdle (n)", lambda s: _hurdle(s, "-", "")),
             Column("best", _best_of_stage),
         ]
     return [
         *shared,
         Column("not ok", lambda s: str(s.total - _unfinished(s) - _ok(s))),
         Column("pending / running", lambda s: str(_unfinished(s))),
-        Column("hurdle", lambda s: _hurdle(s, "–", "m=")),
+        Column("hurdle", lambda s: _hurdle(s, "–", "n=")),
         Column("best fitness", lambda s: fixed(s.best_fitness, 4)),
     ]
 
 
 def stage_table(store: ExperimentStore, view: View = "report") -> Table:
-    """Per stage: step target, trials by status, hurdle (and its m), best fitness."""
+    """Per stage: step target, trials by status, hurdle (and n, the models it averages),
+    best fitness."""
     title, empty = ("stages", "") if view == "status" else ("Stages and hurdles", "no trials yet")
     stages = sorted(store.summary().values(), key=lambda s: s.stage)
     return tabulate(title, _stage_columns(view), stages, empty)

@@ -262,7 +262,7 @@ def test_status_and_report_views_of_one_table_model(pdh_dir):
         assert [row[-1] for row in table.rows] == [f"{t.fitness:.4f}" for _, t in ranked]
     assert {row[8] for row in best["status"].rows} == {"-"}  # no BLEU in a language model
     assert stages["status"].columns == [
-        *("stage", "steps", "ok", "failed", "other", "unfinished", "hurdle (m)", "best")
+        *("stage", "steps", "ok", "failed", "other", "unfinished", "hurdle (n)", "best")
     ]
     assert stages["report"].columns == [
         *("stage", "steps", "ok", "not ok", "pending / running", "hurdle", "best fitness")
@@ -271,7 +271,7 @@ def test_status_and_report_views_of_one_table_model(pdh_dir):
     hurdled = summary[0]
     assert hurdled.hurdle is not None
     assert stages["status"].rows[0][6] == f"{hurdled.hurdle:.4f} ({hurdled.hurdle_models})"
-    assert stages["report"].rows[0][5] == f"{hurdled.hurdle:.4f} (m={hurdled.hurdle_models})"
+    assert stages["report"].rows[0][5] == f"{hurdled.hurdle:.4f} (n={hurdled.hurdle_models})"
     assert stages["status"].rows[0][7].endswith(f" (#{hurdled.best_individual})")
     for rich, model in zip(shown, (best["status"], stages["status"]), strict=True):
         assert rich.title == model.title

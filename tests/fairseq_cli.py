@@ -6,12 +6,40 @@ import json
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
+from evotrans.fairseq_args import command, options
 from evotrans.fairseq_tools import find_tool
+from evotrans.tasks import TaskConfig
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN_DIR = REPO / "fairseq_plugins"
 _JSON_LOG = re.compile(r"\| (train_inner|train|valid) \| (\{.*\})\s*$")
+
+#: The task flags of the product's tasks: a language model, German → English translation
+#: (the demo corpora's languages).
+LM_TASK = TaskConfig(kind="lm", data="-").task_flags()
+MT_TASK = TaskConfig(kind="mt", data="-").task_flags()
+#: Translation as the model tests train it: shared embeddings, dropout 0.2 / 0.1 / 0.1.
+MT_DROPOUT = [
+    *MT_TASK,
+    *options(share_all_embeddings=True, dropout=0.2, attention_dropout=0.1, activation_dropout=0.1),
+]
+#: A tiny encoder-decoder: d = 32, 2 heads, FFN 128.
+MT_TINY = options(
+    encoder_embed_dim=32,
+    decoder_embed_dim=32,
+    encoder_attention_heads=2,
+    decoder_attention_heads=2,
+    encoder_ffn_embed_dim=128,
+    decoder_ffn_embed_dim=128,
+)
+#: fairseq's own pre-norm ``transformer``, 2 + 2 layers of :data:`MT_TINY`.
+NATIVE_PRE_NORM = [
+    *options(arch="transformer", encoder_layers=2, decoder_layers=2),
+    *options(encoder_normalize_before=True, decoder_normalize_before=True),
+    *MT_TINY,
+]
 
 
 def tool(name: str) -> str:
@@ -20,6 +48,81 @@ def tool(name: str) -> str:
     if found is None:
         raise FileNotFoundError(name)
     return found
+
+
+def fairseq(
+    name: str, data: Path | None, *argv: str, user_dir: Path | None = PLUGIN_DIR, **values: Any
+) -> list[str]:
+    """``fairseq-NAME DATA --user-dir PLUGIN *argv *options(**values)`` on the CPU
+    (``cpu=False``: not; ``user_dir=None``: fairseq without the plugin)."""
+    plugin = [] if user_dir is None else ["--user-dir", str(user_dir)]
+    return command(tool(f"fairseq-{name}"), data, *plugin, *argv, **{"cpu": True, **values})
+
+
+def train_args(data: Path | None, *argv: str, **values: Any) -> list[str]:
+    """fairseq-train (:func:`fairseq`) with the tests' defaults: adam, data loaded
+    in-process, no epoch checkpoints; a keyword overrides one (False leaves it out)."""
+    defaults = {"optimizer": "adam", "no_epoch_checkpoints": True, "num_workers": 0}
+    return fairseq("train", data, *argv, **{**defaults, **values})
+
+
+def train_log(data: Path, *argv: str, updates: int, **values: Any) -> str:
+    """The output of a fairseq-train (:func:`train_args`) that logs every one of its
+    ``updates`` as JSON: seed 7, lr 0.001, no validation."""
+    proc = run(
+        train_args(
+            data,
+            *argv,
+            max_update=updates,
+            lr=0.001,
+            seed=7,
+            disable_validation=True,
+            log_format="json",
+            log_interval=1,
+            **values,
+        )
+    )
+    return proc.stdout + proc.stderr
+
+
+def losses(output: str, updates: int) -> list[str]:
+    """The loss of each update of a :func:`train_log` output (all ``updates`` of them)."""
+    records = json_log(output)
+    assert len(records) == updates, f"expected {updates} train_inner records, got {len(records)}"
+    return [r["loss"] for r in records]
+
+
+def sorted_parameters(model) -> list:
+    """Parameters in a registration-order-free order (genome cells put LayerNorms first)."""
+    return sorted(
+        (p.detach() for p in model.parameters()),
+        key=lambda t: (tuple(t.shape), t.flatten()[:16].tolist()),
+    )
+
+
+def assert_same_parameters(a, b) -> None:
+    """The same parameter values, in any registration order."""
+    import torch
+
+    pa, pb = sorted_parameters(a), sorted_parameters(b)
+    assert [p.shape for p in pa] == [p.shape for p in pb]
+    assert all(torch.equal(x, y) for x, y in zip(pa, pb, strict=True))
+
+
+def assert_same_translation_model(a, b) -> None:
+    """Two encoder-decoders with the same parameters (any order) and the same outputs, in
+    eval and in train mode (the same dropout masks from the same seed)."""
+    import torch
+
+    assert_same_parameters(a, b)
+    src, prev = torch.randint(4, 200, (2, 9)), torch.randint(4, 200, (2, 6))
+    lengths = torch.tensor([9, 9])
+    for mode in ("eval", "train"):
+        getattr(a, mode)(), getattr(b, mode)()
+        torch.manual_seed(1)
+        out_a = a(src, lengths, prev)[0]
+        torch.manual_seed(1)
+        assert torch.equal(out_a, b(src, lengths, prev)[0]), mode
 
 
 def run(

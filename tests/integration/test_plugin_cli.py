@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fairseq_cli import PLUGIN_DIR, run, tool
+from tests.fairseq_cli import LM_TASK, MT_TASK, fairseq, run, train_args
 
 pytestmark = pytest.mark.integration
 
@@ -19,53 +19,24 @@ def _env_without_weights_only_override() -> None:
 
 
 def test_help_lists_the_order_flags():
-    lm = run(
-        [
-            tool("fairseq-train"),
-            "--user-dir",
-            str(PLUGIN_DIR),
-            "--task",
-            "language_modeling",
-            "--arch",
-            "sublayer_lm",
-            "--help",
-        ]
-    ).stdout
+    lm = run(fairseq("train", None, *LM_TASK, arch="sublayer_lm", cpu=False, help=True)).stdout
     assert "--decoder-sublayer-order" in lm and "--sandwich-coef" in lm
     mt = run(
-        [
-            tool("fairseq-train"),
-            "--user-dir",
-            str(PLUGIN_DIR),
-            "--task",
-            "translation",
-            "--arch",
-            "sublayer_transformer",
-            "--help",
-        ]
+        fairseq("train", None, *MT_TASK, arch="sublayer_transformer", cpu=False, help=True)
     ).stdout
     assert "--encoder-sublayer-order" in mt and "--decoder-sublayer-order" in mt
 
 
 def test_bad_order_is_one_clean_line_exit_2(demo_lm_bin: Path, tmp_path: Path):
     proc = run(
-        [
-            tool("fairseq-train"),
-            str(demo_lm_bin),
-            "--user-dir",
-            str(PLUGIN_DIR),
-            "--task",
-            "language_modeling",
-            "--arch",
-            "sublayer_lm_tiny",
-            "--decoder-sublayer-order",
-            "ssxf",
-            "--batch-size",
-            "4",
-            "--cpu",
-            "--save-dir",
-            str(tmp_path),
-        ],
+        train_args(
+            demo_lm_bin,
+            *LM_TASK,
+            arch="sublayer_lm_tiny",
+            decoder_sublayer_order="ssxf",
+            batch_size=4,
+            save_dir=tmp_path,
+        ),
         check=False,
     )
     assert proc.returncode == 2
@@ -77,69 +48,36 @@ def test_sandwich_lm_trains_and_evaluates(demo_lm_bin: Path, tmp_path: Path):
     _env_without_weights_only_override()
     save = tmp_path / "ck"
     run(
-        [
-            tool("fairseq-train"),
-            str(demo_lm_bin),
-            "--user-dir",
-            str(PLUGIN_DIR),
-            "--task",
-            "language_modeling",
-            "--arch",
-            "sandwich_lm_wiki103",
-            "--sandwich-coef",
-            "1",
-            "--decoder-layers",
-            "2",
-            "--decoder-embed-dim",
-            "32",
-            "--decoder-ffn-embed-dim",
-            "64",
-            "--decoder-input-dim",
-            "32",
-            "--decoder-output-dim",
-            "32",
-            "--decoder-attention-heads",
-            "2",
-            "--adaptive-input-cutoff",
-            "500,1000",
-            "--adaptive-softmax-cutoff",
-            "500,1000",
-            "--criterion",
-            "adaptive_loss",
-            "--ddp-backend",
-            "legacy_ddp",
-            "--tokens-per-sample",
-            "64",
-            "--batch-size",
-            "8",
-            "--max-update",
-            "10",
-            "--optimizer",
-            "adam",
-            "--lr",
-            "0.002",
-            "--save-dir",
-            str(save),
-            "--no-epoch-checkpoints",
-            "--cpu",
-            "--num-workers",
-            "0",
-        ]
+        train_args(
+            demo_lm_bin,
+            *LM_TASK,
+            arch="sandwich_lm_wiki103",
+            sandwich_coef=1,
+            decoder_layers=2,
+            decoder_embed_dim=32,
+            decoder_ffn_embed_dim=64,
+            decoder_input_dim=32,
+            decoder_output_dim=32,
+            decoder_attention_heads=2,
+            adaptive_input_cutoff="500,1000",
+            adaptive_softmax_cutoff="500,1000",
+            criterion="adaptive_loss",
+            ddp_backend="legacy_ddp",
+            tokens_per_sample=64,
+            batch_size=8,
+            max_update=10,
+            lr=0.002,
+            save_dir=save,
+        )
     )
     out = run(
-        [
-            tool("fairseq-eval-lm"),
-            str(demo_lm_bin),
-            "--user-dir",
-            str(PLUGIN_DIR),
-            "--path",
-            str(save / "checkpoint_last.pt"),
-            "--tokens-per-sample",
-            "64",
-            "--cpu",
-            "--max-sentences",
-            "16",
-        ]
+        fairseq(
+            "eval-lm",
+            demo_lm_bin,
+            path=save / "checkpoint_last.pt",
+            tokens_per_sample=64,
+            max_sentences=16,
+        )
     )
     text = out.stdout + out.stderr
     match = re.search(r"Perplexity: ([\d.]+)", text)
@@ -150,64 +88,38 @@ def test_sandwich_lm_trains_and_evaluates(demo_lm_bin: Path, tmp_path: Path):
     assert state["cfg"]["model"]["decoder_sublayer_order"] == "ssff"  # sandwich:2:1
 
 
+def _train_mt(data: Path, save: Path, *orders: str, updates: int) -> None:
+    """A sublayer_transformer_tiny trained ``updates`` updates into ``save``."""
+    run(
+        train_args(
+            data,
+            *MT_TASK,
+            *orders,
+            arch="sublayer_transformer_tiny",
+            share_all_embeddings=True,
+            max_tokens=1500,
+            max_update=updates,
+            lr=0.003,
+            save_dir=save,
+        )
+    )
+
+
 def test_reordered_translation_generates_and_scores(demo_mt_bin: Path, tmp_path: Path):
     save = tmp_path / "ck"
-    run(
-        [
-            tool("fairseq-train"),
-            str(demo_mt_bin),
-            "--user-dir",
-            str(PLUGIN_DIR),
-            "--task",
-            "translation",
-            "--source-lang",
-            "de",
-            "--target-lang",
-            "en",
-            "--arch",
-            "sublayer_transformer_tiny",
-            "--share-all-embeddings",
-            "--encoder-sublayer-order",
-            "random:2:5",
-            "--decoder-sublayer-order",
-            "sandwich:2:1",
-            "--max-tokens",
-            "1500",
-            "--max-update",
-            "15",
-            "--optimizer",
-            "adam",
-            "--lr",
-            "0.003",
-            "--save-dir",
-            str(save),
-            "--no-epoch-checkpoints",
-            "--cpu",
-            "--num-workers",
-            "0",
-        ]
-    )
-    ckpt = str(save / "checkpoint_last.pt")
+    orders = ["--encoder-sublayer-order", "random:2:5", "--decoder-sublayer-order", "sandwich:2:1"]
+    _train_mt(demo_mt_bin, save, *orders, updates=15)
     gen = run(
-        [
-            tool("fairseq-generate"),
-            str(demo_mt_bin),
-            "--user-dir",
-            str(PLUGIN_DIR),
-            "--path",
-            ckpt,
-            "--beam",
-            "3",
-            "--max-tokens",
-            "4000",
-            "--cpu",
-            "--post-process",
-            "sentencepiece",
-            "--scoring",
-            "sacrebleu",
-            "--max-len-b",
-            "40",
-        ]
+        fairseq(
+            "generate",
+            demo_mt_bin,
+            path=save / "checkpoint_last.pt",
+            beam=3,
+            max_tokens=4000,
+            post_process="sentencepiece",
+            scoring="sacrebleu",
+            max_len_b=40,
+        )
     )
     assert re.search(r"BLEU = [\d.]+", gen.stdout + gen.stderr)
 
@@ -216,55 +128,16 @@ def test_interactive_loads_the_checkpoint(demo_mt_bin: Path, tmp_path: Path):
     import subprocess
 
     save = tmp_path / "ck"
-    run(
-        [
-            tool("fairseq-train"),
-            str(demo_mt_bin),
-            "--user-dir",
-            str(PLUGIN_DIR),
-            "--task",
-            "translation",
-            "--source-lang",
-            "de",
-            "--target-lang",
-            "en",
-            "--arch",
-            "sublayer_transformer_tiny",
-            "--share-all-embeddings",
-            "--max-tokens",
-            "1500",
-            "--max-update",
-            "3",
-            "--optimizer",
-            "adam",
-            "--lr",
-            "0.003",
-            "--save-dir",
-            str(save),
-            "--no-epoch-checkpoints",
-            "--cpu",
-            "--num-workers",
-            "0",
-        ]
-    )
+    _train_mt(demo_mt_bin, save, updates=3)
     proc = subprocess.run(
-        [
-            tool("fairseq-interactive"),
-            str(demo_mt_bin),
-            "--user-dir",
-            str(PLUGIN_DIR),
-            "--path",
-            str(save / "checkpoint_last.pt"),
-            "--source-lang",
-            "de",
-            "--target-lang",
-            "en",
-            "--beam",
-            "2",
-            "--cpu",
-            "--max-len-b",
-            "20",
-        ],
+        fairseq(
+            "interactive",
+            demo_mt_bin,
+            *MT_TASK,
+            path=save / "checkpoint_last.pt",
+            beam=2,
+            max_len_b=20,
+        ),
         input="▁Datei ▁nicht ▁gefunden\n",
         capture_output=True,
         text=True,

@@ -257,7 +257,7 @@ def status_object(store: ExperimentStore, directory: str | Path, top: int = 10) 
         for individual, trial in store.best(top)
     ]
     budget = store.budget()
-    by_status = {status: 0 for status in STATUSES}
+    by_status = {status.value: 0 for status in STATUSES}
     for t in trials:
         by_status[t.status] = by_status.get(t.status, 0) + 1
     return {

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from evotrans import chaos, checkpoint_files, forkserver, metrics, processes
 from evotrans.fairseq_tools import find_tool, plugin_dir
-from evotrans.search.types import TrialRequest, TrialResult
+from evotrans.search.types import TrialRequest, TrialResult, TrialStatus
 from evotrans.tasks import TaskConfig, flags, spec_flags
 
 LOG_TAIL_LINES = 20
@@ -109,7 +109,7 @@ def run_trial(request: TrialRequest) -> TrialResult:
     attempt_text = text[offset:]  # this attempt's output: what its failure is judged by
     log = metrics.parse_train_log(text.splitlines())
     result = TrialResult(
-        status="ok",
+        status=TrialStatus.OK,
         params=log.params,
         steps_done=log.num_updates,
         tokens=log.tokens(start=request.start_steps),
@@ -117,19 +117,22 @@ def run_trial(request: TrialRequest) -> TrialResult:
     )
     valid_ppl = log.valid_ppl()
     if status == "timeout":
-        result.status, result.error = "timeout", f"timed out after {task.timeout_s:g} s"
+        result.status, result.error = TrialStatus.TIMEOUT, f"timed out after {task.timeout_s:g} s"
     elif (
         log.has_nonfinite_loss()
         or metrics.looks_diverged(attempt_text)
         or (valid_ppl is not None and valid_ppl != valid_ppl)
     ):
-        result.status, result.error = "diverged", "loss became NaN or inf"
+        result.status, result.error = TrialStatus.DIVERGED, "loss became NaN or inf"
     elif returncode != 0:
         result.status, reason = classify_exit(returncode, attempt_text, _free_bytes(trial_dir))
         result.error = reason + "\n" + _tail(attempt_text)
     elif valid_ppl is None:
-        result.status, result.error = "failed", "no validation result in the log\n" + _tail(text)
-    if result.status == "ok":
+        result.status, result.error = (
+            TrialStatus.FAILED,
+            "no validation result in the log\n" + _tail(text),
+        )
+    if result.status == TrialStatus.OK:
         result.valid_ppl = valid_ppl
         result.fitness = metrics.fitness_from_ppl(valid_ppl)
         if request.final:
@@ -143,7 +146,9 @@ def _done(result: TrialResult, trial_dir: Path, start: float) -> TrialResult:
     return result
 
 
-def classify_exit(returncode: int, text: str, free_bytes: int | None = None) -> tuple[str, str]:
+def classify_exit(
+    returncode: int, text: str, free_bytes: int | None = None
+) -> tuple[TrialStatus, str]:
     """(status, reason) of a fairseq-train that exited with ``returncode`` (not 0); a
     full disk is seen in the log or, when not even the log could be written, in
     ``free_bytes`` (space left where the trial writes)."""
@@ -154,17 +159,17 @@ def classify_exit(returncode: int, text: str, free_bytes: int | None = None) -> 
         except ValueError:
             how = f"killed by signal {-returncode}"
     if metrics.looks_out_of_memory(text):
-        return "oom", f"out of memory ({how})"
+        return TrialStatus.OOM, f"out of memory ({how})"
     full = next((m for m in _DISK_FULL if m in text), None)
     if full is None and free_bytes is not None and free_bytes < LOW_DISK_BYTES:
         full = f"{free_bytes // 1024} KiB left"
     if full is not None:
-        return "failed", f"disk full while writing ({full}; {how})"
+        return TrialStatus.FAILED, f"disk full while writing ({full}; {how})"
     if returncode == -signal.SIGKILL:
-        return "oom", f"{how} (most likely the kernel's out-of-memory killer)"
+        return TrialStatus.OOM, f"{how} (most likely the kernel's out-of-memory killer)"
     if returncode < 0:
-        return "failed", f"crashed: {how}"
-    return "failed", how
+        return TrialStatus.FAILED, f"crashed: {how}"
+    return TrialStatus.FAILED, how
 
 
 def _free_bytes(path: Path) -> int | None:
@@ -194,7 +199,7 @@ def _check_checkpoints(request: TrialRequest, save_dir: Path, log_path: Path) ->
         return None
     error = f"cannot continue from the previous stage: checkpoint {previous} is {problem}"
     _note(log_path, error)
-    return TrialResult(status="failed", error=error, log_path=str(log_path))
+    return TrialResult(status=TrialStatus.FAILED, error=error, log_path=str(log_path))
 
 
 def _already_trained(request: TrialRequest, save_dir: Path, log_path: Path) -> bool:

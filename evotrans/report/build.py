@@ -33,6 +33,7 @@ from evotrans.report.tables import (
     sweep_report_table,
 )
 from evotrans.search.config import SearchConfig
+from evotrans.search.types import UNFINISHED_STATUSES, TrialStatus
 from evotrans.store import ExperimentStore
 
 if TYPE_CHECKING:
@@ -77,12 +78,12 @@ def _failure(t: Mapping[str, Any]) -> str:
 
 def status_line(trials: pd.DataFrame, planned: int | None) -> str:
     """``3 of 12 trials finished (2 running, 7 not started); 1 failed: trial 4 (…) …``."""
-    unfinished = trials["status"].isin(["pending", "running"])
+    unfinished = trials["status"].isin(UNFINISHED_STATUSES)
     finished = int((~unfinished).sum())
     total = max(planned or 0, len(trials))
     counts = []
-    running = int((trials["status"] == "running").sum())
-    pending = int((trials["status"] == "pending").sum())
+    running = int((trials["status"] == TrialStatus.RUNNING).sum())
+    pending = int((trials["status"] == TrialStatus.PENDING).sum())
     if running:
         counts.append(f"{running} running")
     if pending:
@@ -92,7 +93,7 @@ def status_line(trials: pd.DataFrame, planned: int | None) -> str:
     if not total:
         return "no trials yet"
     line = f"{finished} of {total} trials finished" + (f" ({', '.join(counts)})" if counts else "")
-    failed = trials[~unfinished & (trials["status"] != "ok")].sort_values("finish_seq")
+    failed = trials[~unfinished & (trials["status"] != TrialStatus.OK)].sort_values("finish_seq")
     if len(failed):
         shown = [_failure(t) for t in failed.head(MAX_INLINE_FAILURES).to_dict("records")]
         more = f"; … {len(failed) - len(shown)} more" if len(failed) > len(shown) else ""
@@ -110,7 +111,7 @@ def _planned(config: Mapping[str, Any]) -> int | None:
 
 def _search_done(store: ExperimentStore, trials: pd.DataFrame, planned: int | None) -> bool:
     """Nothing left to run: every trial finished and the plan or the budget used up."""
-    if not len(trials) or trials["status"].isin(["pending", "running"]).any():
+    if not len(trials) or trials["status"].isin(UNFINISHED_STATUSES).any():
         return False
     if planned is not None:
         return len(trials) >= planned
@@ -182,7 +183,7 @@ def build_report(directory: str | Path, compare: Sequence[str | Path] = ()) -> R
     for other in compare:
         with ExperimentStore.open(other) as store:
             series[f"{Path(other).name} ({store.algorithm})"] = best_so_far(trials_frame(store))
-    failed = trials[~trials["status"].isin(["pending", "running", "ok"])]
+    failed = trials[~trials["status"].isin([*UNFINISHED_STATUSES, TrialStatus.OK])]
     if len(failed):
         tables.append(failure_table(failed.sort_values("finish_seq")))
     figures = Figures()

@@ -31,6 +31,7 @@ from evotrans.report.plots import (
     sandwich_plot,
 )
 from evotrans.report.tables import short
+from evotrans.search.types import TrialStatus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -136,7 +137,7 @@ def orders_figure(table: pd.DataFrame, metric: Metric) -> Figure:
 def fitness_figure(trials: pd.DataFrame, hurdles: Mapping[int, float]) -> Figure:
     """Fitness of every ok trial in finish order, by stage; the hurdles as lines."""
     stages: dict[str, tuple[list[float], list[float]]] = {}
-    done = trials[(trials["status"] == "ok") & trials["finish_seq"].notna()]
+    done = trials[(trials["status"] == TrialStatus.OK) & trials["finish_seq"].notna()]
     for stage, group in done.sort_values("stage").groupby("stage", sort=True):
         points = [
             (float(x), v[0])

@@ -17,6 +17,7 @@ from evotrans.report.metrics import (
     sandwich_k,
     task_kind,
 )
+from evotrans.search.types import UNFINISHED_STATUSES, TrialStatus
 from evotrans.store import ExperimentStore, Individual, Trial
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def trials_frame(store: ExperimentStore) -> pd.DataFrame:
 
 def results_frame(trials: pd.DataFrame) -> pd.DataFrame:
     """Each individual's last evaluated trial: its highest ok stage."""
-    ok = trials[trials["status"] == "ok"]
+    ok = trials[trials["status"] == TrialStatus.OK]
     return ok.sort_values(["individual_id", "stage"]).groupby("individual_id").tail(1)
 
 
@@ -72,12 +73,12 @@ def sweep_table(trials: pd.DataFrame, config: Mapping[str, Any]) -> pd.DataFrame
     specs = list(dict.fromkeys([*search.get("specs", []), *trials["spec"].tolist()]))
     planned = len(search.get("seeds") or ()) or 1
     results = results_frame(trials)
-    finished = trials[~trials["status"].isin(["pending", "running"])]
+    finished = trials[~trials["status"].isin(UNFINISHED_STATUSES)]
     metrics = metrics_for(kind)
     rows = []
     for spec in specs:
         mine = results[results["spec"] == spec]
-        failed = finished[(finished["spec"] == spec) & (finished["status"] != "ok")]
+        failed = finished[(finished["spec"] == spec) & (finished["status"] != TrialStatus.OK)]
         failed_ids = set(failed["individual_id"]) - set(mine["individual_id"])
         row: dict[str, Any] = {
             "order": spec,
@@ -120,7 +121,7 @@ def best_so_far(trials: pd.DataFrame) -> pd.DataFrame:
     steps, best, out = 0, -math.inf, []
     for t in done.to_dict("records"):
         steps += int(t["trained_steps"])
-        value = finite_values([t["fitness"]]) if t["status"] == "ok" else []
+        value = finite_values([t["fitness"]]) if t["status"] == TrialStatus.OK else []
         if value:
             best = max(best, value[0])
         out.append({"steps": steps, "best": best if math.isfinite(best) else math.nan})

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from evotrans.report.metrics import first_int, metrics_for
+from evotrans.search.types import UNFINISHED_STATUSES, TrialStatus
 from evotrans.store import ExperimentStore, Individual, StageSummary, Trial
 
 if TYPE_CHECKING:
@@ -97,15 +98,15 @@ def _present(value: Any, spec: str) -> str:
 
 
 def _ok(s: StageSummary) -> int:
-    return s.counts.get("ok", 0)
+    return s.counts.get(TrialStatus.OK, 0)
 
 
 def _failed(s: StageSummary) -> int:
-    return s.counts.get("failed", 0)
+    return s.counts.get(TrialStatus.FAILED, 0)
 
 
 def _unfinished(s: StageSummary) -> int:
-    return s.counts.get("pending", 0) + s.counts.get("running", 0)
+    return sum(s.counts.get(status, 0) for status in UNFINISHED_STATUSES)
 
 
 def _hurdle(s: StageSummary, missing: str, m: str) -> str:

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 
 from evotrans.search.base import SearchAlgorithm
 from evotrans.search.params import AlgorithmParams
-from evotrans.search.types import FINISHED_STATUSES
+from evotrans.search.types import FINISHED_STATUSES, TrialStatus
 from evotrans.store import Trial
 
 
 def _rank_key(trial: Trial) -> tuple[float, int]:
     f = trial.fitness
-    good = trial.status == "ok" and f is not None and math.isfinite(f)
+    good = trial.status == TrialStatus.OK and f is not None and math.isfinite(f)
     return (-(f if good else -math.inf), trial.finish_seq or 0)
 
 
@@ -42,7 +42,11 @@ class ASHA(SearchAlgorithm):
         if top == 0:
             return None
         for trial in sorted(finished, key=_rank_key)[:top]:
-            if trial.status != "ok" or trial.fitness is None or not math.isfinite(trial.fitness):
+            if (
+                trial.status != TrialStatus.OK
+                or trial.fitness is None
+                or not math.isfinite(trial.fitness)
+            ):
                 break
             if self.store.find_trial(trial.individual_id, stage + 1) is None:
                 return trial

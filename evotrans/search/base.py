@@ -42,7 +42,7 @@ from evotrans.search.config import SearchConfig
 from evotrans.search.params import AlgorithmParams
 from evotrans.search.registry import algorithm_name
 from evotrans.search.spaces import SearchSpace
-from evotrans.search.types import TrialRequest, TrialResult
+from evotrans.search.types import TrialRequest, TrialResult, TrialStatus
 from evotrans.store import ExperimentStore, Individual, Trial
 
 
@@ -149,7 +149,7 @@ class SearchAlgorithm:
         existing = self.store.find_trial(trial.individual_id, stage)
         if existing is not None:
             return None
-        start = trial.steps_done if trial.steps_done is not None else trial.steps
+        start = trial.steps_reached
         steps = self.config.cumulative[stage]
         if steps <= start:
             steps = start + self.config.steps[stage]
@@ -213,7 +213,7 @@ class SearchAlgorithm:
             task=dict(self.task),
             final=bool(trial.final),
             start_steps=trial.start_steps,
-            attempt=trial.attempts + (1 if trial.status == "pending" else 0),
+            attempt=trial.attempts + (1 if trial.status == TrialStatus.PENDING else 0),
         )
 
 

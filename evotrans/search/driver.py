@@ -49,7 +49,7 @@ from evotrans.search.config import LEGACY_DEFAULTS, SearchConfig
 from evotrans.search.registry import algorithm_class
 from evotrans.search.spaces import SearchSpace, space_for_store, space_from_config
 from evotrans.search.tally import Tally
-from evotrans.search.types import TrialResult
+from evotrans.search.types import TrialResult, TrialStatus
 from evotrans.store import ExperimentStore, Trial, db_path
 
 LOCK_NAME = "driver.lock"
@@ -284,7 +284,7 @@ def _recover(
     in_flight: dict[int, Any] = {}
     reattach = getattr(launcher, "reattach", None)
     if reattach is not None:
-        for trial in store.trials(status="running"):
+        for trial in store.trials(status=TrialStatus.RUNNING):
             if trial.job_ref:
                 handle = reattach(trial.job_ref, algorithm.request_for(trial))
                 if handle is not None:
@@ -317,7 +317,7 @@ def _give_up_if_exhausted(
         f"gave up after {failures} attempts ended by infrastructure failures "
         f"(launcher.max_retries = {retries}); the last: {last or 'unknown'}"
     )
-    algorithm.tell(trial.id, TrialResult(status="failed", error=error), after_record)
+    algorithm.tell(trial.id, TrialResult(status=TrialStatus.FAILED, error=error), after_record)
     return True
 
 
@@ -345,11 +345,11 @@ def _result_of(handle: Any, launcher: Any) -> tuple[TrialResult, str | None]:
     except Exception as exc:  # the runner raised or the job died
         lost = _lost_reason(launcher, exc)
         if lost is not None:
-            return TrialResult(status="failed", error=lost), lost
+            return TrialResult(status=TrialStatus.FAILED, error=lost), lost
         tail = traceback.format_exception(exc)
         text = "".join(tail).rstrip().splitlines()[-ERROR_TAIL_LINES:]
         return TrialResult(
-            status="failed", error=f"{type(exc).__name__}: {exc}\n" + "\n".join(text)
+            status=TrialStatus.FAILED, error=f"{type(exc).__name__}: {exc}\n" + "\n".join(text)
         ), None
     if isinstance(result, TrialResult):
         return result, None
@@ -359,7 +359,8 @@ def _result_of(handle: Any, launcher: Any) -> tuple[TrialResult, str | None]:
         except TypeError:
             pass
     return TrialResult(
-        status="failed", error=f"runner returned {type(result).__name__}, not a TrialResult"
+        status=TrialStatus.FAILED,
+        error=f"runner returned {type(result).__name__}, not a TrialResult",
     ), None
 
 

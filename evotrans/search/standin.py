@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from evotrans.search.types import TrialRequest, TrialResult
+from evotrans.search.types import TrialRequest, TrialResult, TrialStatus
 
 
 def quality(spec: str) -> float:
@@ -62,15 +62,19 @@ class StandinRunner:
         if request.resume_from_dir and not checkpoint.exists() and self.write_files:
             previous = Path(request.resume_from_dir) / "checkpoints" / "checkpoint_last.json"
             if not previous.exists():
-                return TrialResult(status="failed", error=f"no checkpoint to resume: {previous}")
+                return TrialResult(
+                    status=TrialStatus.FAILED, error=f"no checkpoint to resume: {previous}"
+                )
             if json.loads(previous.read_text())["steps"] != request.start_steps:
-                return TrialResult(status="failed", error="previous checkpoint has other steps")
+                return TrialResult(
+                    status=TrialStatus.FAILED, error="previous checkpoint has other steps"
+                )
         if self.sleep:
             time.sleep(self.sleep)
         trained = request.steps - request.start_steps
         if quality(request.spec) < self.fail_quality_below:
             result = TrialResult(
-                status="failed",
+                status=TrialStatus.FAILED,
                 error="stand-in failure",
                 steps_done=request.start_steps,
                 tokens=0,
@@ -79,7 +83,7 @@ class StandinRunner:
         else:
             ppl = standin_ppl(request.spec, request.steps)
             result = TrialResult(
-                status="ok",
+                status=TrialStatus.OK,
                 fitness=-math.log(ppl),
                 valid_ppl=ppl,
                 test_ppl=ppl * 1.05 if request.final else None,
@@ -92,6 +96,6 @@ class StandinRunner:
         if self.write_files:
             with open(log_path, "a", encoding="utf-8") as log:
                 log.write(json.dumps({"attempt": request.attempt, **asdict(result)}) + "\n")
-            if result.status == "ok":
+            if result.status == TrialStatus.OK:
                 checkpoint.write_text(json.dumps({"steps": request.steps}))
         return result

@@ -14,18 +14,13 @@ from __future__ import annotations
 import heapq
 import math
 
-from evotrans.search.types import FINISHED_STATUSES
+from evotrans.search.types import TrialStatus, is_finished
 from evotrans.store import ExperimentStore, Trial
 
 
 def trained_steps(trial: Trial) -> int:
-    """Steps a finished trial trained (the store's ``_TRAINED_SQL``, for one row)."""
-    if trial.status not in FINISHED_STATUSES:
-        return 0
-    done = trial.steps_done
-    if done is None:
-        done = trial.steps if trial.status == "ok" else trial.start_steps
-    return max(0, done - trial.start_steps)
+    """Steps a trial trained (:attr:`Trial.trained_steps`; the store's ``TRAINED_SQL``)."""
+    return trial.trained_steps
 
 
 class Tally:
@@ -53,16 +48,16 @@ class Tally:
 
     def add(self, trial: Trial) -> None:
         """Fold in a trial; unfinished trials and trials already counted are ignored."""
-        if trial.status not in FINISHED_STATUSES or trial.id in self._counted:
+        if not is_finished(trial.status) or trial.id in self._counted:
             return
         self._counted.add(trial.id)
         self._evaluated.add(trial.individual_id)
         self.trials_finished += 1
-        self.trials_failed += trial.status != "ok"
-        self.steps_trained += trained_steps(trial)
+        self.trials_failed += trial.status != TrialStatus.OK
+        self.steps_trained += trial.trained_steps
         self.wall_time += trial.wall_time or 0.0
         self.tokens += trial.tokens or 0
-        if trial.status != "ok":
+        if trial.status != TrialStatus.OK:
             return
         last = self._last.get(trial.individual_id)
         if last is not None and last[0] > trial.stage:

@@ -9,16 +9,66 @@ a ``failed`` result anyway).
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+
+class TrialStatus(str, enum.Enum):
+    """The state of a trial row, as Optuna's ``TrialState``: ``pending`` → ``running`` →
+    one finished status. Members are the stored strings (``TrialStatus.OK == "ok"``, the
+    same hash, ``str()`` and ``format()``): the store's TEXT column and every JSON/CSV
+    output hold the plain values."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+    DIVERGED = "diverged"
+    TIMEOUT = "timeout"
+    OOM = "oom"
+
+    __hash__ = str.__hash__  # (Enum hashes the name: "ok" in {TrialStatus.OK} must hold)
+    __format__ = str.__format__
+
+    def __str__(self) -> str:
+        return self.value
+
+    def is_finished(self) -> bool:
+        """A status a runner reports: the trial will not run again."""
+        return self not in UNFINISHED_STATUSES
+
+
 #: Every status a trial row can have.
-STATUSES = ("pending", "running", "ok", "failed", "diverged", "timeout", "oom")
-#: Statuses a runner may report (a finished trial).
-FINISHED_STATUSES = ("ok", "failed", "diverged", "timeout", "oom")
+STATUSES = tuple(TrialStatus)
 #: Statuses of a trial that still has to run (or is running).
-UNFINISHED_STATUSES = ("pending", "running")
+UNFINISHED_STATUSES = (TrialStatus.PENDING, TrialStatus.RUNNING)
+#: Statuses a runner may report (a finished trial).
+FINISHED_STATUSES = tuple(s for s in TrialStatus if s not in UNFINISHED_STATUSES)
 SPEC_KINDS = ("genome", "order")
+
+
+def is_finished(status: str) -> bool:
+    """Whether a stored status (a plain string) is a finished one."""
+    return status in FINISHED_STATUSES
+
+
+def steps_reached(status: str, steps: int, start_steps: int, steps_done: int | None) -> int:
+    """The cumulative steps a finished trial reached: what it reported (``steps_done``),
+    else its target ``steps`` when ok, else where it started. The one rule for the steps a
+    trial trained (:func:`trained_steps`) and the start of its next stage; the store's SQL
+    sums (``evotrans.store.schema.TRAINED_SQL``) are this rule written in SQL."""
+    if steps_done is not None:
+        return steps_done
+    return steps if status == TrialStatus.OK else start_steps
+
+
+def trained_steps(status: str, steps: int, start_steps: int, steps_done: int | None) -> int:
+    """Steps a trial trained itself: from its start to :func:`steps_reached`, 0 while
+    unfinished."""
+    if not is_finished(status):
+        return 0
+    return max(0, steps_reached(status, steps, start_steps, steps_done) - start_steps)
 
 
 @dataclass
@@ -52,7 +102,7 @@ class TrialRequest:
 class TrialResult:
     """The outcome of one trial; ``status`` is one of :data:`FINISHED_STATUSES`."""
 
-    status: str = "ok"
+    status: str = TrialStatus.OK
     fitness: float | None = None  # -ln(valid ppl): higher is better
     valid_ppl: float | None = None
     test_ppl: float | None = None

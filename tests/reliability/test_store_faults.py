@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from evotrans import store as store_module
+from evotrans.store import schema as store_schema
 from evotrans.errors import EvotransError
 from evotrans.store import SCHEMA_VERSION, ExperimentStore, StoreError, holds_experiment
 from tests.fairseq_cli import REPO, tool
@@ -204,10 +204,10 @@ def test_a_failed_migration_leaves_the_store_as_it_was(tmp_path, monkeypatch):
     v1 = _schema(db)
 
     def broken(conn):
-        store_module._migrate_1_to_2(conn)
+        store_schema._migrate_1_to_2(conn)
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setitem(store_module.MIGRATIONS, 1, broken)
+    monkeypatch.setitem(store_schema.MIGRATIONS, 1, broken)
     with pytest.raises(StoreError, match="could not migrate the store from schema 1.*unchanged"):
         ExperimentStore.open(out)
     assert _schema(db) == v1

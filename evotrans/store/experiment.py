@@ -1,4 +1,5 @@
-"""The experiment store: one SQLite file per experiment.
+"""The :class:`ExperimentStore` (one SQLite file per experiment) and the probes of an
+experiment directory (:func:`holds_experiment`, :func:`check_experiment`).
 
 Everything a search knows lives here, so a driver killed at any moment (even
 ``kill -9``) resumes by reopening the file: every state change is one SQLite
@@ -6,47 +7,9 @@ transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), the database runs in WAL mode
 with ``synchronous=FULL`` and foreign keys on. Nothing is ever half-written;
 an interrupted transaction is rolled back by SQLite when the file is reopened.
 
-Tables (schema version :data:`SCHEMA_VERSION`, also in ``PRAGMA user_version``):
-
-``experiment``
-    key/value: ``config`` (JSON), ``seed``, ``algorithm``, ``kind``
-    (``evolve`` | ``sweep``), ``created`` (unix time), ``schema_version``.
-``individuals``
-    one architecture each: ``seq`` (proposal order, 0, 1, 2, ...),
-    ``spec_kind`` (``genome`` | ``order``), ``spec`` (canonical text),
-    ``hash``, ``parent_id``, ``mutation`` (what the mutation changed),
-    ``origin`` (``seed`` | ``mutation`` | ``random`` | ``fixed``), ``params``,
-    ``seed`` (training-seed override, sweeps), ``removed_seq`` (remove-worst
-    population mode: the proposal that removed it), ``created_at``.
-``trials``
-    one (individual, stage) each — ``UNIQUE(individual_id, stage)``: ``steps``
-    (cumulative target), ``start_steps`` (cumulative steps it starts from),
-    ``status`` (pending/running/ok/failed/diverged/timeout/oom), results
-    (``fitness``, ``valid_ppl``, ``test_ppl``, ``bleu``, ``bleu_signature``,
-    ``params``, ``steps_done``, ``wall_time``, ``tokens``), ``trial_dir``
-    (relative to the experiment directory), ``log_path``, ``error``,
-    ``resumed_from_trial`` (the previous stage's trial), ``final``,
-    ``job_ref`` (launcher job id), ``finish_seq`` (completion order),
-    ``attempts`` (times started), ``created_at``/``started_at``/``finished_at``.
-``hurdles``
-    ``stage`` → ``value`` (a mean fitness over ``n_models`` models: the
-    population's at that stage, or the first models evaluated at it; see
-    :mod:`evotrans.search.hurdles`), ``set_seq`` (the ``finish_seq`` of the
-    result after which it was set), ``set_at``. A hurdle, once written, is
-    never changed.
-``trial_attempts`` (schema 2)
-    one row per start of a trial — ``(trial_id, attempt)``: ``started_at``,
-    ``ended_at``, ``outcome`` (a finished status; ``interrupted``: the driver
-    died while it ran; ``lost``: its worker or job disappeared; ``stopped``:
-    the driver stopped it on purpose; NULL while it runs), ``reason``,
-    ``job_ref``. Infrastructure failures (``interrupted``, ``lost``) count
-    against the launcher's ``max_retries``.
-
-Schema changes are migrations (:data:`MIGRATIONS`, version → function): a
-store of an older schema is copied to ``experiment.v<N>-backup.sqlite`` and
-migrated in one transaction when it is opened; a newer one is refused. A new
-store is the version-1 schema plus every migration, so a migrated store and a
-new one have the same schema.
+The tables and their columns: :mod:`evotrans.store.schema` (the DDL, one comment per
+column). A store of an older schema is copied to ``experiment.v<N>-backup.sqlite`` and
+migrated in one transaction when it is opened; a newer one is refused.
 """
 
 from __future__ import annotations
@@ -58,259 +21,37 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from evotrans import chaos
 from evotrans.errors import EvotransError
-from evotrans.search.types import FINISHED_STATUSES, SPEC_KINDS, STATUSES, TrialResult
-
-SCHEMA_VERSION = 2
-DB_NAME = "experiment.sqlite"
-ORIGINS = ("seed", "mutation", "random", "fixed")
-KINDS = ("evolve", "sweep")
-#: How an attempt ended: a finished status, or one of the infrastructure outcomes.
-INFRA_OUTCOMES = ("interrupted", "lost")
-OUTCOMES = (*FINISHED_STATUSES, *INFRA_OUTCOMES, "stopped")
-
-_IN = "', '".join
-_SCHEMA = [
-    """CREATE TABLE experiment (
-        key TEXT PRIMARY KEY,
-        value TEXT NOT NULL
-    )""",
-    f"""CREATE TABLE individuals (
-        id INTEGER PRIMARY KEY,
-        seq INTEGER NOT NULL UNIQUE,
-        spec_kind TEXT NOT NULL CHECK (spec_kind IN ('{_IN(SPEC_KINDS)}')),
-        spec TEXT NOT NULL,
-        hash TEXT NOT NULL,
-        parent_id INTEGER REFERENCES individuals(id),
-        mutation TEXT,
-        origin TEXT NOT NULL CHECK (origin IN ('{_IN(ORIGINS)}')),
-        params INTEGER,
-        seed INTEGER,
-        removed_seq INTEGER,
-        created_at REAL NOT NULL
-    )""",
-    "CREATE INDEX individuals_hash ON individuals(hash)",
-    f"""CREATE TABLE trials (
-        id INTEGER PRIMARY KEY,
-        individual_id INTEGER NOT NULL REFERENCES individuals(id),
-        stage INTEGER NOT NULL CHECK (stage >= 0),
-        steps INTEGER NOT NULL CHECK (steps > 0),
-        start_steps INTEGER NOT NULL DEFAULT 0,
-        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('{_IN(STATUSES)}')),
-        fitness REAL,
-        valid_ppl REAL,
-        test_ppl REAL,
-        bleu REAL,
-        bleu_signature TEXT,
-        params INTEGER,
-        steps_done INTEGER,
-        wall_time REAL,
-        tokens INTEGER,
-        trial_dir TEXT NOT NULL,
-        log_path TEXT,
-        error TEXT,
-        resumed_from_trial INTEGER REFERENCES trials(id),
-        final INTEGER NOT NULL DEFAULT 0,
-        job_ref TEXT,
-        finish_seq INTEGER UNIQUE,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        created_at REAL NOT NULL,
-        started_at REAL,
-        finished_at REAL,
-        UNIQUE (individual_id, stage)
-    )""",
-    "CREATE INDEX trials_status ON trials(status, id)",
-    "CREATE INDEX trials_stage ON trials(stage, status, fitness)",
-    """CREATE TABLE hurdles (
-        stage INTEGER PRIMARY KEY,
-        value REAL NOT NULL,
-        n_models INTEGER NOT NULL,
-        set_seq INTEGER,
-        set_at REAL NOT NULL
-    )""",
-]
-
-# Schema 2: one row per start of a trial (retries are counted from it).
-_SCHEMA_2 = [
-    f"""CREATE TABLE trial_attempts (
-        trial_id INTEGER NOT NULL REFERENCES trials(id),
-        attempt INTEGER NOT NULL CHECK (attempt >= 1),
-        started_at REAL NOT NULL,
-        ended_at REAL,
-        outcome TEXT CHECK (outcome IN ('{_IN(OUTCOMES)}')),
-        reason TEXT,
-        job_ref TEXT,
-        PRIMARY KEY (trial_id, attempt)
-    )""",
-]
-
-
-def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
-    """Add ``trial_attempts``; each started trial gets a row for its last attempt
-    (earlier attempts of a schema-1 store are not known)."""
-    for statement in _SCHEMA_2:
-        conn.execute(statement)
-    conn.execute(
-        """INSERT INTO trial_attempts(trial_id, attempt, started_at, ended_at, outcome, reason,
-                                      job_ref)
-           SELECT id, attempts, COALESCE(started_at, created_at), finished_at,
-                  CASE status WHEN 'running' THEN NULL WHEN 'pending' THEN 'interrupted'
-                              ELSE status END,
-                  CASE status WHEN 'pending' THEN 'interrupted (recorded before schema 2)' END,
-                  job_ref
-           FROM trials WHERE attempts >= 1"""
-    )
-
-
-#: ``MIGRATIONS[v]`` turns a schema-``v`` store into schema ``v + 1`` (inside a transaction).
-MIGRATIONS = {1: _migrate_1_to_2}
-
-# Steps a trial trained: a finished trial from its reported cumulative steps
-# (an ok trial without a report counts its target), an unfinished one nothing.
-_TRAINED_SQL = """CASE WHEN status IN ('pending', 'running') THEN 0
-    ELSE MAX(0, COALESCE(steps_done, CASE WHEN status = 'ok' THEN steps ELSE start_steps END)
-             - start_steps) END"""
-_RESERVED_SQL = "CASE WHEN status IN ('pending', 'running') THEN steps - start_steps ELSE 0 END"
-
-
-@dataclass(frozen=True)
-class Individual:
-    id: int
-    seq: int
-    spec_kind: str
-    spec: str
-    hash: str
-    parent_id: int | None
-    mutation: str | None
-    origin: str
-    params: int | None
-    seed: int | None
-    removed_seq: int | None
-    created_at: float
-
-
-@dataclass(frozen=True)
-class Trial:
-    id: int
-    individual_id: int
-    stage: int
-    steps: int
-    start_steps: int
-    status: str
-    fitness: float | None
-    valid_ppl: float | None
-    test_ppl: float | None
-    bleu: float | None
-    bleu_signature: str | None
-    params: int | None
-    steps_done: int | None
-    wall_time: float | None
-    tokens: int | None
-    trial_dir: str
-    log_path: str | None
-    error: str | None
-    resumed_from_trial: int | None
-    final: int
-    job_ref: str | None
-    finish_seq: int | None
-    attempts: int
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
-
-    @property
-    def finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
-
-    @property
-    def trained_steps(self) -> int:
-        """Steps trained by this trial itself (0 while unfinished)."""
-        if not self.finished:
-            return 0
-        done = self.steps_done
-        if done is None:
-            done = self.steps if self.status == "ok" else self.start_steps
-        return max(0, done - self.start_steps)
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One start of a trial (``trial_attempts``)."""
-
-    trial_id: int
-    attempt: int
-    started_at: float
-    ended_at: float | None
-    outcome: str | None
-    reason: str | None
-    job_ref: str | None
-
-
-@dataclass(frozen=True)
-class Hurdle:
-    stage: int
-    value: float
-    n_models: int
-    set_seq: int | None
-    set_at: float
-
-
-@dataclass(frozen=True)
-class Member:
-    """An individual as the population sees it: its last evaluated fitness."""
-
-    id: int
-    seq: int
-    fitness: float | None  # fitness of its highest ok stage (None: never evaluated ok)
-    stage: int | None  # that stage
-    removed_seq: int | None
-
-    @property
-    def key(self) -> float:
-        return (
-            self.fitness if self.fitness is not None and not math.isnan(self.fitness) else -math.inf
-        )
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Compute spent (finished trials) and reserved (pending/running trials)."""
-
-    steps_trained: int
-    steps_reserved: int
-    wall_time: float
-    tokens: int
-    trials: int
-    trials_finished: int
-
-    @property
-    def steps_committed(self) -> int:
-        return self.steps_trained + self.steps_reserved
-
-
-@dataclass
-class StageSummary:
-    stage: int
-    counts: dict[str, int] = field(default_factory=dict)  # status -> trials
-    hurdle: float | None = None
-    hurdle_models: int | None = None
-    best_fitness: float | None = None
-    best_individual: int | None = None
-    best_trial: int | None = None
-    steps: int | None = None  # cumulative steps of this stage's trials (max seen)
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-
-def _row(cls, row: sqlite3.Row | None):
-    return None if row is None else cls(**{f.name: row[f.name] for f in fields(cls)})
+from evotrans.search.types import FINISHED_STATUSES, TrialResult, TrialStatus, is_finished
+from evotrans.store.records import (
+    Attempt,
+    Budget,
+    Hurdle,
+    Individual,
+    Member,
+    StageSummary,
+    Trial,
+    row_to,
+)
+from evotrans.store.schema import (
+    DB_NAME,
+    INFRA_OUTCOMES,
+    KINDS,
+    MIGRATIONS,
+    ORIGINS,
+    OUTCOMES,
+    RESERVED_SQL,
+    SCHEMA_1,
+    SCHEMA_VERSION,
+    TRAINED_SQL,
+    sql_in,
+    statements,
+    unfinished_sql,
+)
 
 
 class StoreError(EvotransError):
@@ -404,7 +145,7 @@ def _header_user_version(path: Path) -> int | None:
 
 
 class ExperimentStore:
-    """One experiment's SQLite database; see the module docstring for the schema.
+    """One experiment's SQLite database (the tables: :mod:`evotrans.store.schema`).
 
     A store may be used from several threads (calls are serialized by a lock);
     several processes may read it at once (WAL), but only one driver should
@@ -503,7 +244,7 @@ class ExperimentStore:
                 return store
             now = time.time()
             with store.transaction() as conn:
-                for statement in _SCHEMA:
+                for statement in statements(SCHEMA_1):
                     conn.execute(statement)
                 for version in range(1, SCHEMA_VERSION):
                     MIGRATIONS[version](conn)
@@ -703,13 +444,15 @@ class ExperimentStore:
         row = self._one("SELECT * FROM individuals WHERE id = ?", (individual_id,))
         if row is None:
             raise KeyError(f"no individual {individual_id}")
-        return _row(Individual, row)
+        return row_to(Individual, row)
 
     def individual_by_seq(self, seq: int) -> Individual | None:
-        return _row(Individual, self._one("SELECT * FROM individuals WHERE seq = ?", (seq,)))
+        return row_to(Individual, self._one("SELECT * FROM individuals WHERE seq = ?", (seq,)))
 
     def individuals(self) -> list[Individual]:
-        return [_row(Individual, r) for r in self._query("SELECT * FROM individuals ORDER BY seq")]
+        return [
+            row_to(Individual, r) for r in self._query("SELECT * FROM individuals ORDER BY seq")
+        ]
 
     def count_individuals(self) -> int:
         return int(self._one("SELECT COUNT(*) FROM individuals")[0])
@@ -719,7 +462,7 @@ class ExperimentStore:
         return int(
             self._one(
                 "SELECT COUNT(DISTINCT individual_id) FROM trials"
-                " WHERE status NOT IN ('pending', 'running')"
+                f" WHERE {unfinished_sql(negate=True)}"
             )[0]
         )
 
@@ -739,12 +482,13 @@ class ExperimentStore:
         sql = f"""
             SELECT i.id, i.seq, i.removed_seq,
                    (SELECT t.fitness FROM trials t WHERE t.individual_id = i.id
-                      AND t.status = 'ok'{upto} ORDER BY t.stage DESC LIMIT 1) AS fitness,
+                      AND t.status = '{TrialStatus.OK}'{upto}
+                      ORDER BY t.stage DESC LIMIT 1) AS fitness,
                    (SELECT MAX(t.stage) FROM trials t WHERE t.individual_id = i.id
-                      AND t.status = 'ok'{upto}) AS stage
+                      AND t.status = '{TrialStatus.OK}'{upto}) AS stage
             FROM individuals i
             WHERE EXISTS (SELECT 1 FROM trials t WHERE t.individual_id = i.id
-                          AND t.status NOT IN ('pending', 'running'){upto})
+                          AND {unfinished_sql("t.status", negate=True)}{upto})
         """
         if not include_removed:
             sql += " AND i.removed_seq IS NULL"
@@ -778,7 +522,7 @@ class ExperimentStore:
             cur = conn.execute(
                 "INSERT INTO trials(individual_id, stage, steps, start_steps, status, trial_dir,"
                 " resumed_from_trial, final, created_at)"
-                " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
+                f" VALUES (?, ?, ?, ?, '{TrialStatus.PENDING}', ?, ?, ?, ?)",
                 (
                     individual_id,
                     stage,
@@ -796,13 +540,13 @@ class ExperimentStore:
         row = self._one("SELECT * FROM trials WHERE id = ?", (trial_id,))
         if row is None:
             raise KeyError(f"no trial {trial_id}")
-        return _row(Trial, row)
+        return row_to(Trial, row)
 
     def find_trial(self, individual_id: int, stage: int) -> Trial | None:
         row = self._one(
             "SELECT * FROM trials WHERE individual_id = ? AND stage = ?", (individual_id, stage)
         )
-        return _row(Trial, row)
+        return row_to(Trial, row)
 
     def trials(
         self,
@@ -829,19 +573,19 @@ class ExperimentStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {order}, id"
-        return [_row(Trial, r) for r in self._query(sql, args)]
+        return [row_to(Trial, r) for r in self._query(sql, args)]
 
     def evaluated(self, stage: int, limit: int | None = None) -> list[Trial]:
         """Ok trials of a stage with a finite fitness, in completion order."""
         sql = (
-            "SELECT * FROM trials WHERE stage = ? AND status = 'ok' AND fitness IS NOT NULL"
-            " AND fitness BETWEEN -1e308 AND 1e308 ORDER BY finish_seq"
+            f"SELECT * FROM trials WHERE stage = ? AND status = '{TrialStatus.OK}'"
+            " AND fitness IS NOT NULL AND fitness BETWEEN -1e308 AND 1e308 ORDER BY finish_seq"
         )
         args: tuple = (stage,)
         if limit is not None:
             sql += " LIMIT ?"
             args = (stage, int(limit))
-        return [_row(Trial, r) for r in self._query(sql, args)]
+        return [row_to(Trial, r) for r in self._query(sql, args)]
 
     def passing(self, stage: int, threshold: float, after_seq: int | None = None) -> list[Trial]:
         """Ok trials of ``stage`` with fitness >= ``threshold`` whose individual has
@@ -850,7 +594,7 @@ class ExperimentStore:
         # finish_seq index (the unary ``+`` keeps SQLite off the stage index, whose
         # range grows with the experiment): a PDH sync stays O(new trials).
         col = "+t." if after_seq is not None else "t."
-        sql = f"""SELECT * FROM trials t WHERE {col}stage = ? AND {col}status = 'ok'
+        sql = f"""SELECT * FROM trials t WHERE {col}stage = ? AND {col}status = '{TrialStatus.OK}'
                  AND {col}fitness >= ? AND NOT EXISTS (
                    SELECT 1 FROM trials u WHERE u.individual_id = t.individual_id
                    AND u.stage = t.stage + 1)"""
@@ -859,7 +603,7 @@ class ExperimentStore:
             sql += " AND t.finish_seq > ?"
             args.append(after_seq)
         sql += " ORDER BY t.finish_seq"
-        return [_row(Trial, r) for r in self._query(sql, args)]
+        return [row_to(Trial, r) for r in self._query(sql, args)]
 
     def nth_finished(self, stage: int, n: int) -> int | None:
         """The ``finish_seq`` of the ``n``-th finished trial of ``stage`` (any status, in
@@ -878,9 +622,11 @@ class ExperimentStore:
     def next_pending(self, exclude: Iterable[int] = ()) -> Trial | None:
         """The oldest pending trial whose id is not in ``exclude``."""
         skip = set(exclude)
-        for row in self._query("SELECT * FROM trials WHERE status = 'pending' ORDER BY id"):
+        for row in self._query(
+            f"SELECT * FROM trials WHERE status = '{TrialStatus.PENDING}' ORDER BY id"
+        ):
             if row["id"] not in skip:
-                return _row(Trial, row)
+                return row_to(Trial, row)
         return None
 
     def count_trials(self, status: str | None = None) -> int:
@@ -896,12 +642,12 @@ class ExperimentStore:
             ).fetchone()
             if row is None:
                 raise KeyError(f"no trial {trial_id}")
-            if row["status"] != "pending":
+            if row["status"] != TrialStatus.PENDING:
                 raise RuntimeError(f"trial {trial_id} is {row['status']}, not pending")
             now = time.time()
             conn.execute(
-                "UPDATE trials SET status = 'running', attempts = attempts + 1, started_at = ?,"
-                " job_ref = ? WHERE id = ?",
+                f"UPDATE trials SET status = '{TrialStatus.RUNNING}', attempts = attempts + 1,"
+                " started_at = ?, job_ref = ? WHERE id = ?",
                 (now, job_ref, trial_id),
             )
             conn.execute(
@@ -929,7 +675,7 @@ class ExperimentStore:
         """running → pending for every trial not in ``keep`` (crash recovery); their
         attempts end as ``outcome``."""
         keep = set(keep)
-        running = [t.id for t in self.trials(status="running") if t.id not in keep]
+        running = [t.id for t in self.trials(status=TrialStatus.RUNNING) if t.id not in keep]
         return self.requeue(running, outcome=outcome, reason=reason)
 
     def requeue(self, trial_ids: Iterable[int], *, outcome: str, reason: str) -> list[int]:
@@ -941,8 +687,8 @@ class ExperimentStore:
         with self.transaction() as conn:
             for trial_id in trial_ids:
                 cur = conn.execute(
-                    "UPDATE trials SET status = 'pending', job_ref = NULL"
-                    " WHERE id = ? AND status = 'running'",
+                    f"UPDATE trials SET status = '{TrialStatus.PENDING}', job_ref = NULL"
+                    f" WHERE id = ? AND status = '{TrialStatus.RUNNING}'",
                     (trial_id,),
                 )
                 if cur.rowcount:
@@ -955,13 +701,13 @@ class ExperimentStore:
         sql, args = "SELECT * FROM trial_attempts", ()
         if trial_id is not None:
             sql, args = sql + " WHERE trial_id = ?", (trial_id,)
-        return [_row(Attempt, r) for r in self._query(sql + " ORDER BY trial_id, attempt", args)]
+        return [row_to(Attempt, r) for r in self._query(sql + " ORDER BY trial_id, attempt", args)]
 
     def infra_failures(self, trial_id: int) -> int:
         """Attempts of a trial that ended by an infrastructure failure (interrupted, lost)."""
         row = self._one(
             f"SELECT COUNT(*) FROM trial_attempts WHERE trial_id = ?"
-            f" AND outcome IN ('{_IN(INFRA_OUTCOMES)}')",
+            f" AND outcome IN ({sql_in(INFRA_OUTCOMES)})",
             (trial_id,),
         )
         return int(row[0])
@@ -969,7 +715,7 @@ class ExperimentStore:
     def record_result(self, trial_id: int, result: TrialResult) -> Trial:
         """Write a finished trial (one transaction). A trial already finished is
         left as it is (results are written once)."""
-        status = result.status if result.status in FINISHED_STATUSES else "failed"
+        status = result.status if is_finished(result.status) else TrialStatus.FAILED
         error = result.error
         if status != result.status:
             error = f"runner reported status {result.status!r}" + (f": {error}" if error else "")
@@ -977,7 +723,7 @@ class ExperimentStore:
             row = conn.execute("SELECT status FROM trials WHERE id = ?", (trial_id,)).fetchone()
             if row is None:
                 raise KeyError(f"no trial {trial_id}")
-            if row["status"] in FINISHED_STATUSES:
+            if is_finished(row["status"]):
                 return self.trial(trial_id)
             finish_seq = conn.execute(
                 "SELECT COALESCE(MAX(finish_seq), 0) + 1 FROM trials"
@@ -1012,7 +758,8 @@ class ExperimentStore:
 
     def hurdles(self) -> dict[int, Hurdle]:
         return {
-            r["stage"]: _row(Hurdle, r) for r in self._query("SELECT * FROM hurdles ORDER BY stage")
+            r["stage"]: row_to(Hurdle, r)
+            for r in self._query("SELECT * FROM hurdles ORDER BY stage")
         }
 
     def set_hurdle(self, stage: int, value: float, n_models: int, set_seq: int | None) -> Hurdle:
@@ -1024,7 +771,7 @@ class ExperimentStore:
                 (stage, float(value), int(n_models), set_seq, time.time()),
             )
             chaos.point("hurdle")
-            return _row(
+            return row_to(
                 Hurdle, conn.execute("SELECT * FROM hurdles WHERE stage = ?", (stage,)).fetchone()
             )
 
@@ -1032,12 +779,12 @@ class ExperimentStore:
 
     def budget(self) -> Budget:
         row = self._one(
-            f"""SELECT COALESCE(SUM({_TRAINED_SQL}), 0) AS trained,
-                       COALESCE(SUM({_RESERVED_SQL}), 0) AS reserved,
+            f"""SELECT COALESCE(SUM({TRAINED_SQL}), 0) AS trained,
+                       COALESCE(SUM({RESERVED_SQL}), 0) AS reserved,
                        COALESCE(SUM(wall_time), 0.0) AS wall,
                        COALESCE(SUM(tokens), 0) AS tokens,
                        COUNT(*) AS n,
-                       COALESCE(SUM(status NOT IN ('pending', 'running')), 0) AS finished
+                       COALESCE(SUM({unfinished_sql(negate=True)}), 0) AS finished
                 FROM trials"""
         )
         return Budget(
@@ -1060,10 +807,10 @@ class ExperimentStore:
             s.counts[r["status"]] = int(r["n"])
             s.steps = max(s.steps or 0, int(r["steps"]))
         for r in self._query(
-            """SELECT stage, id, individual_id, fitness FROM (
+            f"""SELECT stage, id, individual_id, fitness FROM (
                  SELECT stage, id, individual_id, fitness, ROW_NUMBER() OVER (
                    PARTITION BY stage ORDER BY fitness DESC, id) AS rn
-                 FROM trials WHERE status = 'ok' AND fitness IS NOT NULL)
+                 FROM trials WHERE status = '{TrialStatus.OK}' AND fitness IS NOT NULL)
                WHERE rn = 1"""
         ):
             s = out.setdefault(r["stage"], StageSummary(r["stage"]))
@@ -1080,14 +827,14 @@ class ExperimentStore:
     def best(self, limit: int = 10) -> list[tuple[Individual, Trial]]:
         """The best individuals by last evaluated fitness (ties: later stage, then older)."""
         rows = self._query(
-            """SELECT t.* FROM trials t
-               WHERE t.status = 'ok' AND t.fitness IS NOT NULL AND t.stage = (
+            f"""SELECT t.* FROM trials t
+               WHERE t.status = '{TrialStatus.OK}' AND t.fitness IS NOT NULL AND t.stage = (
                  SELECT MAX(u.stage) FROM trials u
-                 WHERE u.individual_id = t.individual_id AND u.status = 'ok')
+                 WHERE u.individual_id = t.individual_id AND u.status = '{TrialStatus.OK}')
                ORDER BY t.fitness DESC, t.stage DESC, t.individual_id LIMIT ?""",
             (int(limit),),
         )
-        trials = [_row(Trial, r) for r in rows]
+        trials = [row_to(Trial, r) for r in rows]
         return [(self.individual(t.individual_id), t) for t in trials]
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from evotrans.store import schema as store_schema
 from evotrans.errors import EvotransError
 from evotrans.store import SCHEMA_VERSION, ExperimentStore, StoreError, holds_experiment
+from evotrans.store import schema as store_schema
 from tests.fairseq_cli import REPO, tool
 from tests.reliability.support import (
     check_invariants,
@@ -152,12 +152,15 @@ def test_a_newer_store_is_refused(tmp_path):
     FIGURES["newer_schema"] = {"exit": 2, "message": _generic(line, out)}
 
 
-def _downgrade_to_v1(db: Path) -> None:
-    """Make a schema-1 store of a current one (version 2 only added ``trial_attempts``)."""
-    with sqlite3.connect(db) as conn:
-        conn.execute("DROP TABLE trial_attempts")
-        conn.execute("UPDATE experiment SET value = '1' WHERE key = 'schema_version'")
-        conn.execute("PRAGMA user_version = 1")
+#: Real stores of each past schema version (see the README there).
+STORES = Path(__file__).resolve().parents[1] / "assets" / "stores"
+
+
+def _schema_1_store(out: Path) -> Path:
+    """A copy of the committed schema-1 experiment (a stand-in search killed partway, written
+    by the evotrans of schema 1); returns its database."""
+    shutil.copytree(STORES / "schema-1", out)
+    return out / "experiment.sqlite"
 
 
 def _schema(db: Path) -> list[tuple]:
@@ -168,12 +171,10 @@ def _schema(db: Path) -> list[tuple]:
 def test_an_older_store_is_backed_up_and_migrated(tmp_path):
     config = standin_config(tmp_path)
     out, fresh = tmp_path / "exp", tmp_path / "fresh"
-    killed_at("started:4", config, out)
     killed_at("commit:1", config, fresh)
     assert not holds_experiment(fresh)  # killed while creating it: start it again
     standin(["evolve", str(config), "--out", str(fresh)])
-    db = out / "experiment.sqlite"
-    _downgrade_to_v1(db)
+    db = _schema_1_store(out)
     trials_v1 = snapshot(out)["trials"]
     status = cli("status", str(out))  # opening migrates
     assert status.returncode == 0, status.stderr
@@ -196,11 +197,8 @@ def test_an_older_store_is_backed_up_and_migrated(tmp_path):
 
 
 def test_a_failed_migration_leaves_the_store_as_it_was(tmp_path, monkeypatch):
-    config = standin_config(tmp_path)
     out = tmp_path / "exp"
-    standin(["evolve", str(config), "--out", str(out)])
-    db = out / "experiment.sqlite"
-    _downgrade_to_v1(db)
+    db = _schema_1_store(out)
     v1 = _schema(db)
 
     def broken(conn):

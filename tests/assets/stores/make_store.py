@@ -1,9 +1,11 @@
 """Make one of the committed stores: a stand-in PDH search killed (SIGKILL) partway.
 
-``PYTHONPATH=CHECKOUT python tests/assets/stores/make_store.py OUT.sqlite`` with a
+``PYTHONPATH=CHECKOUT python tests/assets/stores/make_store.py OUT_DIR`` with a
 checkout of the evotrans that writes the schema wanted (see README.md here). The driver
-runs 2 workers on the stand-in runner and kills itself after its 7th recorded result, so
-the store holds ok, running and pending trials, hurdles and proposals to resume.
+runs 2 workers on the stand-in runner and kills itself after its 6th recorded result, so
+the store holds ok trials, a trial left running, hurdles and proposals to resume. OUT_DIR
+is the experiment directory: ``experiment.sqlite`` (its WAL folded in) and ``trials/``
+(the stand-in's checkpoints, which promoted trials continue from, and logs).
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ CONFIG = {
         "population_size": 3,
         "tournament_size": 2,
         "hurdle_models": 2,
-        "max_children": 6,
+        "max_children": 8,
     },
     "space": {"kind": "order", "n_pairs": 2},
     "task": {"kind": "lm", "data": "unused"},
 }
-KILL_AFTER = 7  # recorded results
+KILL_AFTER = 6  # recorded results
 
 
 def child(directory: str) -> None:
@@ -56,14 +58,16 @@ def main(target: Path) -> None:
         directory = Path(tmp) / "exp"
         proc = subprocess.run([sys.executable, __file__, "--child", str(directory)])
         assert proc.returncode == -signal.SIGKILL, proc.returncode
-        db = directory / "experiment.sqlite"
-        conn = sqlite3.connect(db, isolation_level=None)
+        conn = sqlite3.connect(directory / "experiment.sqlite", isolation_level=None)
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # fold the WAL in: one file
         conn.execute("PRAGMA journal_mode=DELETE")
         conn.execute("PRAGMA page_size=512")  # small pages: a few KB to commit
         conn.execute("VACUUM")
         conn.close()
-        shutil.copyfile(db, target)
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(
+            directory, target, ignore=shutil.ignore_patterns("*-wal", "*-shm", "driver.lock")
+        )
 
 
 if __name__ == "__main__":

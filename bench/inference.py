@@ -14,8 +14,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.runner import measure, median, tool
-from bench.training import MT_COMMON, PLUGIN_DIR, TRAIN_FLAGS
+from bench.runner import measure, median
+from bench.training import MT_COMMON, MT_NATIVE_3, MT_PLUGIN_3, MT_TASK, fairseq, train_args
+from evotrans.fairseq_args import options
 
 _SPEED = re.compile(r"Translated ([\d,]+) sentences .*?\(([\d.]+) sentences/s")
 
@@ -33,21 +34,9 @@ class InferenceComparison:
 
 
 def _train(data: Path, arch: list[str], save: Path, updates: int) -> Path:
-    cmd = [
-        tool("fairseq-train"),
-        str(data),
-        "--user-dir",
-        PLUGIN_DIR,
-        *MT_COMMON,
-        *arch,
-        "--max-update",
-        str(updates),
-        "--save-dir",
-        str(save),
-        "--no-epoch-checkpoints",
-        "--disable-validation",
-        *TRAIN_FLAGS,
-    ]
+    cmd = train_args(
+        data, *MT_COMMON, *arch, updates=updates, save_dir=save, no_epoch_checkpoints=True
+    )
     result = measure(cmd)
     if result.returncode != 0:
         raise RuntimeError(f"training {' '.join(arch)} failed:\n{result.output[-3000:]}")
@@ -55,33 +44,10 @@ def _train(data: Path, arch: list[str], save: Path, updates: int) -> Path:
 
 
 def _generate(data: Path, checkpoint: Path) -> tuple[int, float]:
-    cmd = [
-        tool("fairseq-generate"),
-        str(data),
-        "--user-dir",
-        PLUGIN_DIR,
-        "--path",
-        str(checkpoint),
-        "--source-lang",
-        "de",
-        "--target-lang",
-        "en",
-        "--gen-subset",
-        "test",
-        "--beam",
-        "4",
-        "--max-tokens",
-        "4000",
-        # every hypothesis exactly 24 tokens: equal work whatever the two models predict
-        "--min-len",
-        "24",
-        "--max-len-a",
-        "0",
-        "--max-len-b",
-        "24",
-        "--cpu",
-        "--quiet",
-    ]
+    # every hypothesis exactly 24 tokens: equal work whatever the two models predict
+    length = options(min_len=24, max_len_a=0, max_len_b=24)
+    decode = options(gen_subset="test", beam=4, max_tokens=4000, quiet=True)
+    cmd = fairseq("generate", data, *MT_TASK, *decode, *length, path=checkpoint)
     # one thread: with 2 cores shared, thread over-subscription swamps the comparison
     result = measure(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"})
     found = _SPEED.search(result.output)
@@ -91,9 +57,8 @@ def _generate(data: Path, checkpoint: Path) -> tuple[int, float]:
 
 
 def generate_comparison(data: Path, work: Path, repeats: int = 3, updates: int = 30):
-    layers = ["--encoder-layers", "3", "--decoder-layers", "3"]
-    native = _train(data, ["--arch", "transformer", *layers], work / "native", updates)
-    plugin = _train(data, ["--arch", "sublayer_transformer", *layers], work / "plugin", updates)
+    native = _train(data, MT_NATIVE_3, work / "native", updates)
+    plugin = _train(data, MT_PLUGIN_3, work / "plugin", updates)
     base, cand, sentences = [], [], 0
     for r in range(repeats):
         pair = [(native, base), (plugin, cand)]

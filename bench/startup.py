@@ -32,31 +32,10 @@ class StartupCost:
 
 
 def _trial(data: Path, work: Path, name: str, warm: bool) -> float:
-    from evotrans.search.types import TrialRequest
     from evotrans.trial import run_trial
+    from tests.fairseq_cli import lm_trial
 
-    task = {
-        "kind": "lm",
-        "data": str(data),
-        "threads": 1,
-        "log_interval": 2,
-        "warm_start": warm,
-        "train_args": {"tokens-per-sample": 32, "batch-size": 8},
-    }
-    request = TrialRequest(
-        experiment_dir=str(work),
-        trial_id=1,
-        individual_id=1,
-        spec_kind="order",
-        spec="sfsfsf",
-        stage=0,
-        steps=4,
-        resume_from_dir=None,
-        trial_dir=str(work / name),
-        seed=1,
-        task=task,
-        env={"CUDA_VISIBLE_DEVICES": ""},
-    )
+    request = lm_trial(work, name, data, spec="sfsfsf", warm_start=warm)
     start = time.perf_counter()
     result = run_trial(request)
     if result.status != "ok":

@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.runner import measure, median, tool
+from evotrans.fairseq_args import command, options
+from evotrans.fairseq_tools import plugin_dir
 from evotrans.metrics import parse_train_log
+from evotrans.tasks import TaskConfig
 
-PLUGIN_DIR = str(Path(__file__).resolve().parents[1] / "fairseq_plugins")
+LM_TASK = TaskConfig(kind="lm", data="-").task_flags()
+MT_TASK = TaskConfig(kind="mt", data="-").task_flags()
 
 
 @dataclass
@@ -41,30 +45,33 @@ def _wps(output: str) -> float:
     return median([float(r["wps"]) for r in records])
 
 
-# Every benchmark training run: same seed, CPU, data in-process, the same optimizer.
-TRAIN_FLAGS = ["--seed", "1", "--cpu", "--num-workers", "0", "--optimizer", "adam", "--lr", "0.001"]
+def fairseq(name: str, data: Path, *argv: str, **values) -> list[str]:
+    """``fairseq-NAME DATA --user-dir PLUGIN *argv`` on the CPU, keywords as flags
+    (:func:`evotrans.fairseq_args.options`)."""
+    plugin = ["--user-dir", str(plugin_dir())]
+    return command(tool(f"fairseq-{name}"), data, *plugin, *argv, **{"cpu": True, **values})
+
+
+def train_args(data: Path, *argv: str, updates: int, **values) -> list[str]:
+    """Every benchmark training run: ``updates`` updates, no validation, same seed, CPU,
+    data in-process, the same optimizer."""
+    same = {"seed": 1, "num_workers": 0, "optimizer": "adam", "lr": 0.001}
+    return fairseq(
+        "train", data, *argv, max_update=updates, disable_validation=True, **same, **values
+    )
 
 
 def _train(data: Path, common: list[str], arch: list[str], updates: int, save: Path):
-    cmd = [
-        tool("fairseq-train"),
-        str(data),
-        "--user-dir",
-        PLUGIN_DIR,
+    cmd = train_args(
+        data,
         *common,
         *arch,
-        "--max-update",
-        str(updates),
-        "--no-save",
-        "--save-dir",
-        str(save),
-        "--disable-validation",
-        "--log-format",
-        "json",
-        "--log-interval",
-        "5",
-        *TRAIN_FLAGS,
-    ]
+        updates=updates,
+        no_save=True,
+        save_dir=save,
+        log_format="json",
+        log_interval=5,
+    )
     result = measure(cmd)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(arch)} failed:\n{result.output[-3000:]}")
@@ -104,92 +111,44 @@ def compare(
 
 
 LM_COMMON = [
-    "--task",
-    "language_modeling",
-    "--tokens-per-sample",
-    "128",
-    "--batch-size",
-    "16",
-    "--decoder-embed-dim",
-    "128",
-    "--decoder-ffn-embed-dim",
-    "512",
-    "--decoder-attention-heads",
-    "4",
-    "--decoder-normalize-before",
+    *LM_TASK,
+    *options(tokens_per_sample=128, batch_size=16, decoder_embed_dim=128),
+    *options(decoder_ffn_embed_dim=512, decoder_attention_heads=4, decoder_normalize_before=True),
 ]
 MT_COMMON = [
-    "--task",
-    "translation",
-    "--source-lang",
-    "de",
-    "--target-lang",
-    "en",
-    "--max-tokens",
-    "3000",
-    "--share-all-embeddings",
-    "--encoder-embed-dim",
-    "128",
-    "--decoder-embed-dim",
-    "128",
-    "--encoder-ffn-embed-dim",
-    "512",
-    "--decoder-ffn-embed-dim",
-    "512",
+    *MT_TASK,
+    *options(max_tokens=3000, share_all_embeddings=True),
+    *options(encoder_embed_dim=128, decoder_embed_dim=128),
+    *options(encoder_ffn_embed_dim=512, decoder_ffn_embed_dim=512),
 ]
+
+
+LM_NATIVE_4 = options(arch="transformer_lm", decoder_layers=4)
+LM_SF_4 = options(arch="sublayer_lm", decoder_sublayer_order="sfsfsfsf")
+LM_SANDWICH_4 = options(arch="sublayer_lm", decoder_sublayer_order="sandwich:4:2")
+MT_NATIVE_6_PRE_NORM = [
+    *options(arch="transformer", encoder_layers=6, decoder_layers=6),
+    *options(encoder_normalize_before=True, decoder_normalize_before=True),
+]
+MT_ET_BASE = options(arch="evolved_transformer_base")
+MT_NATIVE_3 = options(arch="transformer", encoder_layers=3, decoder_layers=3)
+MT_PLUGIN_3 = options(arch="sublayer_transformer", encoder_layers=3, decoder_layers=3)
 
 
 def training_comparisons(
     lm_data: Path, mt_data: Path, repeats: int, updates: int, work: Path
 ) -> list[Comparison]:
-    return [
-        compare(
-            "LM sf*4 vs transformer_lm (4 layers)",
-            lm_data,
-            LM_COMMON,
-            ["--arch", "transformer_lm", "--decoder-layers", "4"],
-            ["--arch", "sublayer_lm", "--decoder-sublayer-order", "sfsfsfsf"],
-            repeats,
-            updates,
-            work,
-        ),
-        compare(
-            "LM sandwich:4:2 vs interleaved sf*4",
-            lm_data,
-            LM_COMMON,
-            ["--arch", "sublayer_lm", "--decoder-sublayer-order", "sfsfsfsf"],
-            ["--arch", "sublayer_lm", "--decoder-sublayer-order", "sandwich:4:2"],
-            repeats,
-            updates,
-            work,
-        ),
-        compare(
+    lm, mt = (lm_data, LM_COMMON), (mt_data, MT_COMMON)
+    short_mt = (mt_data, [*MT_COMMON, "--max-tokens", "1000"])  # the later flag wins: shorter
+    cases = [
+        ("LM sf*4 vs transformer_lm (4 layers)", lm, LM_NATIVE_4, LM_SF_4),
+        ("LM sandwich:4:2 vs interleaved sf*4", lm, LM_SF_4, LM_SANDWICH_4),
+        (
             "MT evolved_transformer (3+4 cells) vs transformer (6+6 layers), d=128",
-            mt_data,
-            [*MT_COMMON, "--max-tokens", "1000"],  # the later flag wins: shorter runs
-            [
-                "--arch",
-                "transformer",
-                "--encoder-layers",
-                "6",
-                "--decoder-layers",
-                "6",
-                "--encoder-normalize-before",
-                "--decoder-normalize-before",
-            ],
-            ["--arch", "evolved_transformer_base"],
-            repeats,
-            updates,
-            work,
+            short_mt,
+            MT_NATIVE_6_PRE_NORM,
+            MT_ET_BASE,
         ),
-        compare(
-            "MT sublayer_transformer vs transformer (3+3 layers)",
-            mt_data,
-            MT_COMMON,
-            ["--arch", "transformer", "--encoder-layers", "3", "--decoder-layers", "3"],
-            ["--arch", "sublayer_transformer", "--encoder-layers", "3", "--decoder-layers", "3"],
-            repeats,
-            updates,
-            work,
-        ),
+        ("MT sublayer_transformer vs transformer (3+3 layers)", mt, MT_NATIVE_3, MT_PLUGIN_3),
     ]
+    return [compare(name, *data, a, b, repeats, updates, work) for name, data, a, b in cases]

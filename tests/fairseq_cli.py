@@ -26,14 +26,11 @@ MT_DROPOUT = [
     *options(share_all_embeddings=True, dropout=0.2, attention_dropout=0.1, activation_dropout=0.1),
 ]
 #: A tiny encoder-decoder: d = 32, 2 heads, FFN 128.
-MT_TINY = options(
-    encoder_embed_dim=32,
-    decoder_embed_dim=32,
-    encoder_attention_heads=2,
-    decoder_attention_heads=2,
-    encoder_ffn_embed_dim=128,
-    decoder_ffn_embed_dim=128,
-)
+MT_TINY = [
+    *options(encoder_embed_dim=32, decoder_embed_dim=32),
+    *options(encoder_attention_heads=2, decoder_attention_heads=2),
+    *options(encoder_ffn_embed_dim=128, decoder_ffn_embed_dim=128),
+]
 #: fairseq's own pre-norm ``transformer``, 2 + 2 layers of :data:`MT_TINY`.
 NATIVE_PRE_NORM = [
     *options(arch="transformer", encoder_layers=2, decoder_layers=2),
@@ -66,21 +63,19 @@ def train_args(data: Path | None, *argv: str, **values: Any) -> list[str]:
     return fairseq("train", data, *argv, **{**defaults, **values})
 
 
+def generate_args(data: Path, checkpoint: Path, **values: Any) -> list[str]:
+    """fairseq-generate (:func:`fairseq`) of ``checkpoint`` on ``data``'s test set, scored
+    by sacrebleu on detokenized text (the product's BLEU, :func:`evotrans.trial._evaluate`)."""
+    defaults = {"max_tokens": 4000, "post_process": "sentencepiece", "scoring": "sacrebleu"}
+    return fairseq("generate", data, path=checkpoint, **{**defaults, **values})
+
+
 def train_log(data: Path, *argv: str, updates: int, **values: Any) -> str:
     """The output of a fairseq-train (:func:`train_args`) that logs every one of its
     ``updates`` as JSON: seed 7, lr 0.001, no validation."""
+    every_update = options(disable_validation=True, log_format="json", log_interval=1)
     proc = run(
-        train_args(
-            data,
-            *argv,
-            max_update=updates,
-            lr=0.001,
-            seed=7,
-            disable_validation=True,
-            log_format="json",
-            log_interval=1,
-            **values,
-        )
+        train_args(data, *argv, *every_update, max_update=updates, lr=0.001, seed=7, **values)
     )
     return proc.stdout + proc.stderr
 
@@ -90,6 +85,12 @@ def losses(output: str, updates: int) -> list[str]:
     records = json_log(output)
     assert len(records) == updates, f"expected {updates} train_inner records, got {len(records)}"
     return [r["loss"] for r in records]
+
+
+def assert_same_training(a: str, b: str, updates: int) -> None:
+    """Two :func:`train_log` outputs: the same parameter counts, the same loss at each update."""
+    assert num_params(a) == num_params(b)
+    assert losses(a, updates) == losses(b, updates)
 
 
 def sorted_parameters(model) -> list:
@@ -172,6 +173,48 @@ def build_model(data: Path, argv: list[str], seed: int = 3):
     task = tasks.setup_task(cfg.task)
     torch.manual_seed(seed)
     return task, task.build_model(cfg.model)
+
+
+def lm_trial(
+    base: Path,
+    name: str,
+    data: Path,
+    *,
+    spec: str = "sfsf",
+    steps: int = 4,
+    seed: int = 1,
+    env: dict[str, str] | None = None,
+    train: dict[str, Any] | None = None,
+    **task: Any,
+):
+    """A first-stage trial (:class:`~evotrans.search.types.TrialRequest`) of order ``spec``
+    of the default LM (``sublayer_lm_tiny``) on ``data``, on the CPU, in ``base / name``:
+    one thread, a log line every 2 updates, 32-token samples in batches of 8 (``train``:
+    more train_args; ``task``: more of the task table)."""
+    from evotrans.search.types import TrialRequest
+
+    table = {
+        "kind": "lm",
+        "data": str(data),
+        "threads": 1,
+        "log_interval": 2,
+        "train_args": {"tokens-per-sample": 32, "batch-size": 8, **(train or {})},
+        **task,
+    }
+    return TrialRequest(
+        experiment_dir=str(base),
+        trial_id=1,
+        individual_id=1,
+        spec_kind="order",
+        spec=spec,
+        stage=0,
+        steps=steps,
+        resume_from_dir=None,
+        trial_dir=str(base / name),
+        seed=seed,
+        task=table,
+        env={"CUDA_VISIBLE_DEVICES": "", **(env or {})},
+    )
 
 
 def store_count(experiment: Path, sql: str) -> int:

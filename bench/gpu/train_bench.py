@@ -25,57 +25,27 @@ import subprocess
 import sys
 from pathlib import Path
 
-PLUGIN = str(Path(__file__).resolve().parents[2] / "fairseq_plugins")
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # evotrans and bench from this checkout (run as a script)
 
+from evotrans.fairseq_args import options  # noqa: E402
+from evotrans.tasks import TaskConfig  # noqa: E402
+
+PLUGIN = str(REPO / "fairseq_plugins")
+
+OPTIMIZATION = options(optimizer="adam", lr="5e-4", lr_scheduler="inverse_sqrt", warmup_updates=50)
 MT = [
-    "--task",
-    "translation",
-    "--source-lang",
-    "de",
-    "--target-lang",
-    "en",
-    "--share-all-embeddings",
-    "--max-tokens",
-    "16384",
-    "--optimizer",
-    "adam",
-    "--lr",
-    "5e-4",
-    "--lr-scheduler",
-    "inverse_sqrt",
-    "--warmup-updates",
-    "50",
-    "--criterion",
-    "label_smoothed_cross_entropy",
-    "--label-smoothing",
-    "0.1",
-    "--dropout",
-    "0.1",
+    *TaskConfig(kind="mt", data="-").task_flags(),
+    *options(share_all_embeddings=True, max_tokens=16384),
+    *OPTIMIZATION,
+    *options(criterion="label_smoothed_cross_entropy", label_smoothing=0.1, dropout=0.1),
 ]
 LM = [
-    "--task",
-    "language_modeling",
-    "--tokens-per-sample",
-    "512",
-    "--batch-size",
-    "32",
-    "--optimizer",
-    "adam",
-    "--lr",
-    "5e-4",
-    "--lr-scheduler",
-    "inverse_sqrt",
-    "--warmup-updates",
-    "50",
-    "--dropout",
-    "0.1",
-    "--decoder-embed-dim",
-    "512",
-    "--decoder-ffn-embed-dim",
-    "2048",
-    "--decoder-attention-heads",
-    "8",
-    "--decoder-normalize-before",
+    *TaskConfig(kind="lm", data="-").task_flags(),
+    *options(tokens_per_sample=512, batch_size=32),
+    *OPTIMIZATION,
+    *options(dropout=0.1, decoder_embed_dim=512, decoder_ffn_embed_dim=2048),
+    *options(decoder_attention_heads=8, decoder_normalize_before=True),
 ]
 
 CONFIGS = [
@@ -112,29 +82,10 @@ CONFIGS = [
 
 def run(data: Path, kind: str, arch: list[str], updates: int, precision: list[str]) -> dict:
     common = MT if kind == "mt" else LM
-    cmd = [
-        sys.executable,
-        "-m",
-        "fairseq_cli.train",
-        str(data / kind),
-        "--user-dir",
-        PLUGIN,
-        *common,
-        *arch,
-        *precision,
-        "--max-update",
-        str(updates),
-        "--no-save",
-        "--disable-validation",
-        "--log-format",
-        "json",
-        "--log-interval",
-        "20",
-        "--num-workers",
-        "2",
-        "--seed",
-        "1",
-    ]
+    train = [sys.executable, "-m", "fairseq_cli.train", str(data / kind), "--user-dir", PLUGIN]
+    timed = options(max_update=updates, no_save=True, disable_validation=True, seed=1)
+    logs = options(log_format="json", log_interval=20, num_workers=2)
+    cmd = [*train, *common, *arch, *precision, *timed, *logs]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     out = proc.stdout + proc.stderr
     if proc.returncode != 0:
@@ -205,7 +156,6 @@ def main() -> None:
             f"| {r['kind']} | {r['name']} | {r['params']:,} | {r['wps']:,.0f} | "
             f"{100 * r.get('mfu', 0):.1f} % | {r['loss']} |"
         )
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from bench.depthwise import depthwise_cases
 
     dtype = "float16" if args.precision == "fp16" else "float32"

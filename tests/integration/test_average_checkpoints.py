@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.fairseq_cli import PLUGIN_DIR, run, tool
+from evotrans.fairseq_args import options
+from tests.fairseq_cli import MT_TASK, fairseq, run, tool, train_args
 
 pytestmark = pytest.mark.integration
 
@@ -39,39 +40,10 @@ class Payload:
 @pytest.fixture(scope="module")
 def save_dir(demo_mt_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     save = tmp_path_factory.mktemp("avg") / "ck"
-    argv = [
-        tool("fairseq-train"),
-        str(demo_mt_bin),
-        "--user-dir",
-        str(PLUGIN_DIR),
-        "--task",
-        "translation",
-        "--source-lang",
-        "de",
-        "--target-lang",
-        "en",
-        "--arch",
-        "sublayer_transformer_tiny",
-        "--share-all-embeddings",
-        "--max-tokens",
-        "1000",
-        "--max-update",
-        str(UPDATES[-1]),
-        "--optimizer",
-        "adam",
-        "--lr",
-        "0.003",
-        "--save-dir",
-        str(save),
-        "--save-interval-updates",
-        "2",
-        "--keep-interval-updates",
-        "5",
-        "--disable-validation",
-        "--cpu",
-        "--num-workers",
-        "0",
-    ]
+    model = options(arch="sublayer_transformer_tiny", share_all_embeddings=True)
+    batches = options(max_tokens=1000, max_update=UPDATES[-1], lr=0.003, disable_validation=True)
+    every_2 = options(save_interval_updates=2, keep_interval_updates=5, no_epoch_checkpoints=False)
+    argv = train_args(demo_mt_bin, *MT_TASK, *model, *batches, *every_2, save_dir=save)
     train = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     import fairseq_plugins.average  # noqa: F401  (the slow imports, while fairseq-train runs)
 
@@ -146,31 +118,15 @@ def test_last_update_checkpoints_average_to_the_mean_and_translate(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["avg.pt"]  # no temporary left
 
     generate = subprocess.Popen(  # runs while the averaged tensors are checked
-        [
-            tool("fairseq-generate"),
-            str(demo_mt_bin),
-            "--user-dir",
-            str(PLUGIN_DIR),
-            "--path",
-            str(avg_path),
-            "--source-lang",
-            "de",
-            "--target-lang",
-            "en",
-            "--distributed-world-size",
-            "250",  # generate's shards: the first batch of 4 of the 1000 test sentences
-            "--distributed-rank",
-            "0",
-            "--beam",
-            "2",
-            "--max-len-a",
-            "0",
-            "--max-len-b",
-            "8",
-            "--batch-size",
-            "4",
-            "--cpu",
-        ],
+        fairseq(
+            "generate",
+            demo_mt_bin,
+            *MT_TASK,
+            # generate's shards: the first batch of 4 of the 1000 test sentences
+            *options(distributed_world_size=250, distributed_rank=0, batch_size=4),
+            *options(beam=2, max_len_a=0, max_len_b=8),
+            path=avg_path,
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -10,44 +10,29 @@ from pathlib import Path
 
 import pytest
 
+from evotrans.fairseq_args import options
 from evotrans.genome import evolved_transformer, random_genome, to_compact, transformer
 from evotrans.genome.validate import validate_for_size
-from tests.fairseq_cli import PLUGIN_DIR, build_model, json_log, num_params, run, tool
+from tests.fairseq_cli import (
+    LM_TASK,
+    MT_DROPOUT,
+    MT_TINY,
+    NATIVE_PRE_NORM,
+    assert_same_parameters,
+    assert_same_training,
+    assert_same_translation_model,
+    build_model,
+    fairseq,
+    generate_args,
+    run,
+    train_args,
+    train_log,
+)
 
 pytestmark = pytest.mark.integration
 
 torch = pytest.importorskip("torch")
 fairseq_options = pytest.importorskip("fairseq.options")
-
-MT = [
-    "--task",
-    "translation",
-    "--source-lang",
-    "de",
-    "--target-lang",
-    "en",
-    "--share-all-embeddings",
-    "--dropout",
-    "0.2",
-    "--attention-dropout",
-    "0.1",
-    "--activation-dropout",
-    "0.1",
-]
-TINY = [
-    "--encoder-embed-dim",
-    "32",
-    "--decoder-embed-dim",
-    "32",
-    "--encoder-attention-heads",
-    "2",
-    "--decoder-attention-heads",
-    "2",
-    "--encoder-ffn-embed-dim",
-    "128",
-    "--decoder-ffn-embed-dim",
-    "128",
-]
 
 
 def with_cells(compact: str, encoder: int, decoder: int) -> str:
@@ -60,68 +45,36 @@ TRANSFORMER_2 = with_cells(to_compact(transformer()), 2, 2)
 # max(min(2h, 16), h) heads are the seed's 16 (h = 8) and the FFN hidden layer's
 # dropout (t2t: the residual dropout; the genome: --activation-dropout, as fairseq's
 # FFN) is the same value.
-ET_SAME = [
-    "--encoder-attention-heads",
-    "8",
-    "--decoder-attention-heads",
-    "8",
-    "--activation-dropout",
-    "0.2",
-]
-NATIVE_PRE_NORM = [
-    "--arch",
-    "transformer",
-    "--encoder-layers",
-    "2",
-    "--decoder-layers",
-    "2",
-    "--encoder-normalize-before",
-    "--decoder-normalize-before",
-    *TINY,
-]
+ET_SAME = options(encoder_attention_heads=8, decoder_attention_heads=8, activation_dropout=0.2)
 
 
 def _build(data: Path, argv: list[str], seed: int = 3):
     return build_model(data, argv, seed)[1]
 
 
-def _sorted_tensors(model) -> list:
-    """Parameters in a registration-order-free order (LayerNorms sit elsewhere)."""
-    return sorted(
-        (p.detach() for p in model.parameters()),
-        key=lambda t: (tuple(t.shape), t.flatten()[:16].tolist()),
-    )
-
-
-def _identical(a, b) -> None:
-    pa, pb = _sorted_tensors(a), _sorted_tensors(b)
-    assert [p.shape for p in pa] == [p.shape for p in pb]
-    assert all(torch.equal(x, y) for x, y in zip(pa, pb, strict=True))
-    src, prev = torch.randint(4, 200, (2, 9)), torch.randint(4, 200, (2, 6))
-    lengths = torch.tensor([9, 9])
-    for mode in ("eval", "train"):
-        getattr(a, mode)(), getattr(b, mode)()
-        torch.manual_seed(1)
-        out_a = a(src, lengths, prev)[0]
-        torch.manual_seed(1)
-        assert torch.equal(out_a, b(src, lengths, prev)[0]), mode
-
-
 def test_transformer_genome_is_fairseq_transformer(demo_mt_bin: Path):
-    native = _build(demo_mt_bin, [*MT, *NATIVE_PRE_NORM])
+    native = _build(demo_mt_bin, [*MT_DROPOUT, *NATIVE_PRE_NORM])
     genome = _build(
-        demo_mt_bin, [*MT, "--arch", "genome_transformer", *TINY, "--genome", TRANSFORMER_2]
+        demo_mt_bin,
+        [*MT_DROPOUT, "--arch", "genome_transformer", *MT_TINY, "--genome", TRANSFORMER_2],
     )
-    _identical(native, genome)
+    assert_same_translation_model(native, genome)
 
 
 def test_evolved_transformer_genome_is_the_written_out_et(demo_mt_bin: Path):
-    fixed = _build(demo_mt_bin, [*MT, "--arch", "evolved_transformer_tiny", *ET_SAME])
+    fixed = _build(demo_mt_bin, [*MT_DROPOUT, "--arch", "evolved_transformer_tiny", *ET_SAME])
     genome = _build(
         demo_mt_bin,
-        [*MT, "--arch", "genome_transformer_tiny", "--genome", "evolved_transformer", *ET_SAME],
+        [
+            *MT_DROPOUT,
+            "--arch",
+            "genome_transformer_tiny",
+            "--genome",
+            "evolved_transformer",
+            *ET_SAME,
+        ],
     )
-    _identical(fixed, genome)
+    assert_same_translation_model(fixed, genome)
     from evotrans.genome import genome_params
 
     vocab = len(fixed.encoder.dictionary)
@@ -131,44 +84,7 @@ def test_evolved_transformer_genome_is_the_written_out_et(demo_mt_bin: Path):
 
 
 def _train(data: Path, save: Path, arch: list[str], updates: int = 20) -> str:
-    proc = run(
-        [
-            tool("fairseq-train"),
-            str(data),
-            "--user-dir",
-            str(PLUGIN_DIR),
-            *MT,
-            *arch,
-            "--max-tokens",
-            "600",
-            "--max-update",
-            str(updates),
-            "--optimizer",
-            "adam",
-            "--lr",
-            "0.001",
-            "--seed",
-            "7",
-            "--save-dir",
-            str(save),
-            "--no-epoch-checkpoints",
-            "--disable-validation",
-            "--log-format",
-            "json",
-            "--log-interval",
-            "1",
-            "--cpu",
-            "--num-workers",
-            "0",
-        ]
-    )
-    return proc.stdout + proc.stderr
-
-
-def _losses(output: str) -> list[str]:
-    records = json_log(output)
-    assert len(records) == 20
-    return [r["loss"] for r in records]
+    return train_log(data, *MT_DROPOUT, *arch, updates=updates, max_tokens=600, save_dir=save)
 
 
 def test_genome_losses_match_fairseq_and_the_fixed_et(demo_mt_bin: Path, tmp_path: Path):
@@ -176,18 +92,16 @@ def test_genome_losses_match_fairseq_and_the_fixed_et(demo_mt_bin: Path, tmp_pat
     genome = _train(
         demo_mt_bin,
         tmp_path / "b",
-        ["--arch", "genome_transformer", *TINY, "--genome", TRANSFORMER_2],
+        ["--arch", "genome_transformer", *MT_TINY, "--genome", TRANSFORMER_2],
     )
-    assert num_params(genome) == num_params(native)
-    assert _losses(genome) == _losses(native)
+    assert_same_training(genome, native, 20)
     fixed = _train(demo_mt_bin, tmp_path / "c", ["--arch", "evolved_transformer_tiny", *ET_SAME])
     et = _train(
         demo_mt_bin,
         tmp_path / "d",
         ["--arch", "genome_transformer_tiny", "--genome", "evolved_transformer", *ET_SAME],
     )
-    assert num_params(fixed) == num_params(et)
-    assert _losses(fixed) == _losses(et)
+    assert_same_training(fixed, et, 20)
 
 
 def _random_compacts(n: int, d: int = 64, heads: int = 4) -> list[str]:
@@ -207,19 +121,9 @@ def test_random_genomes_build_train_and_decode_incrementally(demo_mt_bin: Path, 
     model = _build(
         demo_mt_bin,
         [
-            *MT,
-            "--arch",
-            "genome_transformer",
-            "--encoder-embed-dim",
-            "64",
-            "--decoder-embed-dim",
-            "64",
-            "--encoder-attention-heads",
-            "4",
-            "--decoder-attention-heads",
-            "4",
-            "--genome",
-            compact,
+            *MT_DROPOUT,
+            *options(arch="genome_transformer", encoder_embed_dim=64, decoder_embed_dim=64),
+            *options(encoder_attention_heads=4, decoder_attention_heads=4, genome=compact),
         ],
     )
     src, prev = torch.randint(4, 200, (2, 7)), torch.randint(4, 200, (2, 5))
@@ -248,73 +152,32 @@ def test_random_genomes_build_train_and_decode_incrementally(demo_mt_bin: Path, 
 def test_evolved_transformer_translates_with_fairseq_generate(demo_mt_bin: Path, tmp_path: Path):
     save = tmp_path / "et"
     run(
-        [
-            tool("fairseq-train"),
-            str(demo_mt_bin),
-            "--user-dir",
-            str(PLUGIN_DIR),
-            *MT,
-            "--arch",
-            "evolved_transformer_tiny",
-            "--max-tokens",
-            "1500",
-            "--max-update",
-            "15",
-            "--optimizer",
-            "adam",
-            "--lr",
-            "0.003",
-            "--save-dir",
-            str(save),
-            "--no-epoch-checkpoints",
-            "--cpu",
-            "--num-workers",
-            "0",
-        ]
+        train_args(
+            demo_mt_bin,
+            *MT_DROPOUT,
+            arch="evolved_transformer_tiny",
+            max_tokens=1500,
+            max_update=15,
+            lr=0.003,
+            save_dir=save,
+        )
     )
-    gen = run(
-        [
-            tool("fairseq-generate"),
-            str(demo_mt_bin),
-            "--user-dir",
-            str(PLUGIN_DIR),
-            "--path",
-            str(save / "checkpoint_last.pt"),
-            "--beam",
-            "4",
-            "--max-tokens",
-            "4000",
-            "--cpu",
-            "--post-process",
-            "sentencepiece",
-            "--scoring",
-            "sacrebleu",
-            "--max-len-b",
-            "30",
-        ]
-    )
+    gen = run(generate_args(demo_mt_bin, save / "checkpoint_last.pt", beam=4, max_len_b=30))
     assert re.search(r"BLEU = [\d.]+", gen.stdout + gen.stderr)
 
 
 def test_bad_genome_flag_is_one_line_exit_2(demo_mt_bin: Path, tmp_path: Path):
     bad = TRANSFORMER_2.replace("standard_attention", "attend_to_encoder", 1)
     proc = run(
-        [
-            tool("fairseq-train"),
-            str(demo_mt_bin),
-            "--user-dir",
-            str(PLUGIN_DIR),
-            *MT,
-            "--arch",
-            "genome_transformer_tiny",
-            "--genome",
-            bad,
-            "--max-tokens",
-            "500",
-            "--cpu",
-            "--save-dir",
-            str(tmp_path),
-        ],
+        fairseq(
+            "train",
+            demo_mt_bin,
+            *MT_DROPOUT,
+            arch="genome_transformer_tiny",
+            genome=bad,
+            max_tokens=500,
+            save_dir=tmp_path,
+        ),
         check=False,
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
@@ -328,26 +191,15 @@ def test_evolved_transformer_lm_genome_is_the_written_out_et_lm(demo_lm_bin: Pat
     """The LM: the ET decoder cell without its encoder attentions, both ways; same
     parameter count as genome_params(lm=True)."""
     lm = [
-        "--task",
-        "language_modeling",
-        "--tokens-per-sample",
-        "32",
-        "--decoder-layers",
-        "4",
-        "--decoder-attention-heads",
-        "8",
-        "--dropout",
-        "0.2",
-        "--activation-dropout",
-        "0.2",
+        *LM_TASK,
+        *options(tokens_per_sample=32, decoder_layers=4, decoder_attention_heads=8),
+        *options(dropout=0.2, activation_dropout=0.2),
     ]
     fixed = _build(demo_lm_bin, [*lm, "--arch", "evolved_transformer_lm_tiny"])
     genome = _build(
         demo_lm_bin, [*lm, "--arch", "genome_lm_tiny", "--genome", "evolved_transformer"]
     )
-    pa, pb = _sorted_tensors(fixed), _sorted_tensors(genome)
-    assert [p.shape for p in pa] == [p.shape for p in pb]
-    assert all(torch.equal(x, y) for x, y in zip(pa, pb, strict=True))
+    assert_same_parameters(fixed, genome)
     from evotrans.genome import genome_params
 
     vocab = len(fixed.decoder.dictionary)

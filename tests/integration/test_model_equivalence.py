@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fairseq_cli import build_model
+from evotrans.fairseq_args import options
+from tests.fairseq_cli import LM_TASK, MT_TASK, build_model
 
 pytestmark = pytest.mark.integration
 
@@ -26,18 +27,9 @@ def _same_parameters(a, b) -> None:
 
 
 LM = [
-    "--task",
-    "language_modeling",
-    "--tokens-per-sample",
-    "32",
-    "--decoder-embed-dim",
-    "32",
-    "--decoder-ffn-embed-dim",
-    "64",
-    "--decoder-attention-heads",
-    "2",
-    "--dropout",
-    "0.2",
+    *LM_TASK,
+    *options(tokens_per_sample=32, decoder_embed_dim=32, decoder_ffn_embed_dim=64),
+    *options(decoder_attention_heads=2, dropout=0.2),
 ]
 
 
@@ -71,17 +63,7 @@ def test_sandwich_incremental_decoding_equals_full_forward(demo_lm_bin: Path):
     torch.testing.assert_close(torch.cat(steps, dim=1), full, rtol=1e-5, atol=1e-5)
 
 
-MT = [
-    "--task",
-    "translation",
-    "--source-lang",
-    "de",
-    "--target-lang",
-    "en",
-    "--share-all-embeddings",
-    "--dropout",
-    "0.2",
-]
+MT = [*MT_TASK, *options(share_all_embeddings=True, dropout=0.2)]
 
 
 def test_translation_parameters_and_outputs_are_identical(demo_mt_bin: Path):
@@ -105,12 +87,8 @@ def test_auto_cross_and_reordered_decoder_decode_incrementally(demo_mt_bin: Path
         demo_mt_bin,
         [
             *MT,
-            "--arch",
-            "sublayer_transformer_tiny",
-            "--encoder-sublayer-order",
-            "ssff",
-            "--decoder-sublayer-order",
-            "ssff",
+            *options(arch="sublayer_transformer_tiny", encoder_sublayer_order="ssff"),
+            *options(decoder_sublayer_order="ssff"),
         ],
     )
     assert model.encoder.sublayer_order == "ssff"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fairseq_cli import PLUGIN_DIR, json_log, num_params, run, tool
+from evotrans.fairseq_args import options
+from tests.fairseq_cli import LM_TASK, MT_TASK, PLUGIN_DIR, assert_same_training, train_log
 
 pytestmark = pytest.mark.integration
 
@@ -15,56 +16,14 @@ UPDATES = 20
 
 
 def _train(data: Path, save_dir: Path, arch_args: list[str], task_args: list[str]) -> str:
-    args = [
-        tool("fairseq-train"),
-        str(data),
-        *task_args,
-        "--max-update",
-        str(UPDATES),
-        "--optimizer",
-        "adam",
-        "--lr",
-        "0.001",
-        "--seed",
-        "7",
-        "--dropout",
-        "0.1",
-        "--attention-dropout",
-        "0.1",
-        "--activation-dropout",
-        "0.1",
-        "--no-save",
-        "--save-dir",
-        str(save_dir),
-        "--disable-validation",
-        "--log-format",
-        "json",
-        "--log-interval",
-        "1",
-        "--cpu",
-        "--num-workers",
-        "0",
-        *arch_args,
-    ]
-    proc = run(args)
-    return proc.stdout + proc.stderr
+    """Native fairseq without the plugin (``--user-dir`` only where ``arch_args`` say)."""
+    dropout = options(dropout=0.1, attention_dropout=0.1, activation_dropout=0.1)
+    argv = [*task_args, *dropout, *options(no_save=True, save_dir=save_dir), *arch_args]
+    return train_log(data, *argv, updates=UPDATES, user_dir=None, no_epoch_checkpoints=False)
 
 
-def _losses(output: str) -> list[float]:
-    records = json_log(output)
-    assert len(records) == UPDATES, f"expected {UPDATES} train_inner records, got {len(records)}"
-    return [float(r["loss"]) for r in records]
-
-
-LM_TASK = ["--task", "language_modeling", "--tokens-per-sample", "64", "--batch-size", "8"]
-LM_SIZE = [
-    "--decoder-embed-dim",
-    "64",
-    "--decoder-ffn-embed-dim",
-    "128",
-    "--decoder-attention-heads",
-    "2",
-]
+LM = [*LM_TASK, *options(tokens_per_sample=64, batch_size=8)]
+LM_SIZE = options(decoder_embed_dim=64, decoder_ffn_embed_dim=128, decoder_attention_heads=2)
 
 
 def test_sublayer_lm_equals_transformer_lm(demo_lm_bin: Path, tmp_path: Path):
@@ -75,56 +34,33 @@ def test_sublayer_lm_equals_transformer_lm(demo_lm_bin: Path, tmp_path: Path):
         demo_lm_bin,
         tmp_path / "a",
         ["--arch", "transformer_lm", "--decoder-layers", "3", *LM_SIZE, *norm],
-        LM_TASK,
+        LM,
     )
     plugin = _train(
         demo_lm_bin,
         tmp_path / "b",
         [
-            "--user-dir",
-            str(PLUGIN_DIR),
-            "--arch",
-            "sublayer_lm",
-            "--decoder-sublayer-order",
-            "sfsfsf",
+            *options(user_dir=PLUGIN_DIR, arch="sublayer_lm", decoder_sublayer_order="sfsfsf"),
             *LM_SIZE,
             *norm,
         ],
-        LM_TASK,
+        LM,
     )
-    assert num_params(plugin) == num_params(native)
-    assert _losses(plugin) == _losses(native)
+    assert_same_training(plugin, native, UPDATES)
 
 
-MT_TASK = [
-    "--task",
-    "translation",
-    "--source-lang",
-    "de",
-    "--target-lang",
-    "en",
-    "--max-tokens",
-    "600",
-    "--share-all-embeddings",
-]
+MT = [*MT_TASK, *options(max_tokens=600, share_all_embeddings=True)]
 
 
 def test_sublayer_transformer_equals_transformer(demo_mt_bin: Path, tmp_path: Path):
-    native = _train(demo_mt_bin, tmp_path / "a", ["--arch", "transformer_tiny"], MT_TASK)
+    native = _train(demo_mt_bin, tmp_path / "a", ["--arch", "transformer_tiny"], MT)
     plugin = _train(
         demo_mt_bin,
         tmp_path / "b",
         [
-            "--user-dir",
-            str(PLUGIN_DIR),
-            "--arch",
-            "sublayer_transformer_tiny",
-            "--encoder-sublayer-order",
-            "sfsf",
-            "--decoder-sublayer-order",
-            "scfscf",
+            *options(user_dir=PLUGIN_DIR, arch="sublayer_transformer_tiny"),
+            *options(encoder_sublayer_order="sfsf", decoder_sublayer_order="scfscf"),
         ],
-        MT_TASK,
+        MT,
     )
-    assert num_params(plugin) == num_params(native)
-    assert _losses(plugin) == _losses(native)
+    assert_same_training(plugin, native, UPDATES)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fairseq_cli import LM_TASK, MT_TASK, fairseq, run, train_args
+from evotrans.fairseq_args import options
+from tests.fairseq_cli import LM_TASK, MT_TASK, fairseq, generate_args, run, train_args
 
 pytestmark = pytest.mark.integration
 
@@ -47,29 +48,15 @@ def test_bad_order_is_one_clean_line_exit_2(demo_lm_bin: Path, tmp_path: Path):
 def test_sandwich_lm_trains_and_evaluates(demo_lm_bin: Path, tmp_path: Path):
     _env_without_weights_only_override()
     save = tmp_path / "ck"
-    run(
-        train_args(
-            demo_lm_bin,
-            *LM_TASK,
-            arch="sandwich_lm_wiki103",
-            sandwich_coef=1,
-            decoder_layers=2,
-            decoder_embed_dim=32,
-            decoder_ffn_embed_dim=64,
-            decoder_input_dim=32,
-            decoder_output_dim=32,
-            decoder_attention_heads=2,
-            adaptive_input_cutoff="500,1000",
-            adaptive_softmax_cutoff="500,1000",
-            criterion="adaptive_loss",
-            ddp_backend="legacy_ddp",
-            tokens_per_sample=64,
-            batch_size=8,
-            max_update=10,
-            lr=0.002,
-            save_dir=save,
-        )
-    )
+    model = [
+        *options(arch="sandwich_lm_wiki103", sandwich_coef=1, decoder_layers=2),
+        *options(decoder_embed_dim=32, decoder_ffn_embed_dim=64, decoder_attention_heads=2),
+        *options(decoder_input_dim=32, decoder_output_dim=32),
+        *options(adaptive_input_cutoff="500,1000", adaptive_softmax_cutoff="500,1000"),
+        *options(criterion="adaptive_loss", ddp_backend="legacy_ddp"),
+    ]
+    data = options(tokens_per_sample=64, batch_size=8)
+    run(train_args(demo_lm_bin, *LM_TASK, *model, *data, max_update=10, lr=0.002, save_dir=save))
     out = run(
         fairseq(
             "eval-lm",
@@ -90,37 +77,16 @@ def test_sandwich_lm_trains_and_evaluates(demo_lm_bin: Path, tmp_path: Path):
 
 def _train_mt(data: Path, save: Path, *orders: str, updates: int) -> None:
     """A sublayer_transformer_tiny trained ``updates`` updates into ``save``."""
-    run(
-        train_args(
-            data,
-            *MT_TASK,
-            *orders,
-            arch="sublayer_transformer_tiny",
-            share_all_embeddings=True,
-            max_tokens=1500,
-            max_update=updates,
-            lr=0.003,
-            save_dir=save,
-        )
-    )
+    model = options(arch="sublayer_transformer_tiny", share_all_embeddings=True)
+    batches = options(max_tokens=1500, max_update=updates, lr=0.003)
+    run(train_args(data, *MT_TASK, *model, *orders, *batches, save_dir=save))
 
 
 def test_reordered_translation_generates_and_scores(demo_mt_bin: Path, tmp_path: Path):
     save = tmp_path / "ck"
     orders = ["--encoder-sublayer-order", "random:2:5", "--decoder-sublayer-order", "sandwich:2:1"]
     _train_mt(demo_mt_bin, save, *orders, updates=15)
-    gen = run(
-        fairseq(
-            "generate",
-            demo_mt_bin,
-            path=save / "checkpoint_last.pt",
-            beam=3,
-            max_tokens=4000,
-            post_process="sentencepiece",
-            scoring="sacrebleu",
-            max_len_b=40,
-        )
-    )
+    gen = run(generate_args(demo_mt_bin, save / "checkpoint_last.pt", beam=3, max_len_b=40))
     assert re.search(r"BLEU = [\d.]+", gen.stdout + gen.stderr)
 
 

@@ -11,35 +11,13 @@ import pytest
 from evotrans import forkserver
 from evotrans.search.types import TrialRequest
 from evotrans.trial import run_trial
-from tests.fairseq_cli import tool
+from tests.fairseq_cli import lm_trial, tool
 
 pytestmark = pytest.mark.integration
 
 
 def _request(tmp: Path, data: Path, name: str, *, warm: bool, final: bool) -> TrialRequest:
-    task = {
-        "kind": "lm",
-        "data": str(data),
-        "threads": 1,
-        "log_interval": 2,
-        "warm_start": warm,
-        "train_args": {"tokens-per-sample": 32, "batch-size": 8},
-    }
-    return TrialRequest(
-        experiment_dir=str(tmp),
-        trial_id=1,
-        individual_id=1,
-        spec_kind="order",
-        spec="ssffsf",
-        stage=0,
-        steps=8,
-        resume_from_dir=None,
-        trial_dir=str(tmp / name),
-        seed=4,
-        task=task,
-        env={"CUDA_VISIBLE_DEVICES": ""},
-        final=final,
-    )
+    return lm_trial(tmp, name, data, spec="ssffsf", steps=8, seed=4, warm_start=warm, final=final)
 
 
 def _losses(log: Path) -> list[str]:

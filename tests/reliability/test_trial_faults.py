@@ -28,6 +28,7 @@ from evotrans.search.standin import StandinRunner
 from evotrans.search.types import TrialRequest, TrialResult
 from evotrans.tasks import TaskConfig
 from evotrans.trial import run_trial
+from tests.fairseq_cli import lm_trial
 from tests.reliability.support import SleepOnce, report, venv_env, wait_for
 
 STEPS = 4
@@ -48,30 +49,9 @@ os.kill(os.getpid(), signal.SIGSEGV)
 
 
 def trial_request(base: Path, name: str, data: Path, *, env=None, train=None, **task):
-    table = {
-        "kind": "lm",
-        "data": str(data),
-        "arch": "sublayer_lm_tiny",
-        "threads": 1,
-        "log_interval": 2,
-        "timeout_s": 600,
-        "train_args": {"tokens-per-sample": 32, "batch-size": 8, "lr": 0.003, **(train or {})},
-        **task,
-    }
-    return TrialRequest(
-        experiment_dir=str(base),
-        trial_id=1,
-        individual_id=1,
-        spec_kind="order",
-        spec="sfsf",
-        stage=0,
-        steps=STEPS,
-        resume_from_dir=None,
-        trial_dir=str(base / name),
-        seed=1,
-        task=table,
-        env={"CUDA_VISIBLE_DEVICES": "", **(env or {})},
-    )
+    train = {"lr": 0.003, **(train or {})}
+    table = {"arch": "sublayer_lm_tiny", "timeout_s": 600, **task}
+    return lm_trial(base, name, data, steps=STEPS, env=env, train=train, **table)
 
 
 def hanging_data(data: Path, where: Path) -> Path:

@@ -1,8 +1,8 @@
 """`evotrans show ORDER|GENOME [--diff OTHER]`: a sublayer order or a genome, or what differs.
 
 :func:`run` dispatches on what the positional argument names: a genome
-(:func:`evotrans.genome.show.show_genome`) or a sublayer order (:func:`show_order`);
-with ``--diff`` both arguments must be of one kind (:func:`show_diff`).
+(:func:`show_genome`, its data from :mod:`evotrans.genome.show`) or a sublayer order
+(:func:`show_order`); with ``--diff`` both arguments must be of one kind (:func:`show_diff`).
 No torch or fairseq import here: ``show`` must stay instant.
 """
 
@@ -124,6 +124,62 @@ def looks_like_genome(text: str) -> bool:
         return False
 
 
+def show_genome(args: argparse.Namespace) -> int:
+    """Print a genome's blocks as tables with parameter counts (or one JSON object)."""
+    from evotrans.genome.serialize import load_genome
+    from evotrans.genome.show import TABLE_COLUMNS, genome_summary
+
+    summary = genome_summary(
+        load_genome(args.spec),
+        d=args.d,
+        heads=args.heads,
+        vocab=args.vocab,
+        shared_output=args.shared_output,
+    )
+    if args.json:
+        print(json.dumps(summary.as_json()))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if Console().is_terminal else 140)
+    console.print(
+        f"genome {summary.hash}  d={args.d} heads={args.heads} "
+        f"vocab={args.vocab}" + ("  (language model: decoder cell)" if summary.lm else "")
+    )
+    for title, rows in summary.tables():
+        table = Table(title=title, title_justify="left")
+        for column in TABLE_COLUMNS:
+            table.add_column(column, justify="right" if column in ("block", "params") else "left")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    console.print(
+        f"total parameters (embeddings {'shared' if args.shared_output else 'separate'},"
+        f" final LayerNorms included): {summary.total:,}"
+    )
+    if args.draw:
+        from evotrans.drawing import draw_genome
+
+        draw_genome(summary.genome, args.draw)
+        console.print(f"drawing: {args.draw}")
+    return 0
+
+
+def show_genome_diff(args: argparse.Namespace) -> int:
+    """`evotrans show A --diff B` for genomes: one line per differing gene, then a verdict."""
+    from evotrans.genome.serialize import load_genome
+    from evotrans.genome.show import compare_genomes
+
+    comparison = compare_genomes(load_genome(args.spec), load_genome(args.diff))
+    if args.json:
+        print(json.dumps(comparison.as_json()))
+        return 0
+    for line in comparison.lines():
+        print(line)
+    return 0
+
+
 def _order(args: argparse.Namespace, text: str) -> str:
     return sublayers.parse_order(text, role=args.role, auto_cross=args.auto_cross)
 
@@ -139,8 +195,6 @@ def show_diff(args: argparse.Namespace) -> int:
     if args.draw:
         raise EvotransError("--draw: not with --diff (draw each one by itself)")
     if kinds[0] == "genome":
-        from evotrans.genome.show import show_genome_diff
-
         return show_genome_diff(args)
     from evotrans.genome.diff import order_diff
 
@@ -173,8 +227,6 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "diff", None) is not None:
         return show_diff(args)
     if looks_like_genome(args.spec):
-        from evotrans.genome.show import show_genome
-
         return show_genome(args)
     status = show_order(args)
     if args.draw:

@@ -1,87 +1,142 @@
-"""`evotrans show GENOME`: the genome's blocks as a table with parameter counts."""
+"""What ``evotrans show`` prints for genomes, as data: a genome's cells and parameter
+counts (:func:`genome_summary`) and how two genomes differ (:func:`compare_genomes`).
+Pure functions; the command itself is :mod:`evotrans.commands.show`."""
 
 from __future__ import annotations
 
-import argparse
-import json
+from dataclasses import dataclass
+from typing import Any
 
+from evotrans.genome.diff import GeneDiff, cell_notes, genome_diff, padded_pair
 from evotrans.genome.hashing import genome_hash
+from evotrans.genome.lm import without_encoder_attention
 from evotrans.genome.params import cell_rows, genome_params
-from evotrans.genome.serialize import load_genome, to_compact
+from evotrans.genome.serialize import to_compact
+from evotrans.genome.types import Cell, Genome
 from evotrans.genome.validate import validate, validate_for_size
 
+TABLE_COLUMNS = ("block", "left", "right", "combine", "width", "params")
 
-def show_genome(args: argparse.Namespace) -> int:
-    genome = load_genome(args.spec)
+
+@dataclass(frozen=True)
+class GenomeSummary:
+    """A validated genome at model width ``d``: its cells (a language model's decoder cell
+    only), hash and total parameters."""
+
+    genome: Genome
+    d: int
+    heads: int
+    vocab: int
+    shared_output: bool
+    lm: bool  # a language model (no encoder): its decoder cell without encoder attention
+    hash: str
+    total: int
+
+    @property
+    def cells(self) -> list[tuple[str, Cell]]:
+        """(role, cell) as the genome holds them: the encoder's first, unless an LM."""
+        cells = [] if self.lm else [("encoder", self.genome.encoder)]
+        return [*cells, ("decoder", self.genome.decoder)]
+
+    def as_json(self) -> dict[str, Any]:
+        """``evotrans show GENOME --json``."""
+        return {
+            "hash": self.hash,
+            "compact": to_compact(self.genome),
+            "d": self.d,
+            "vocab": self.vocab,
+            "total_params": self.total,
+            "cells": {
+                role: {
+                    "num_cells": cell.num_cells,
+                    "blocks": [row.__dict__ for row in cell_rows(cell, role, self.d)],
+                }
+                for role, cell in self.cells
+            },
+        }
+
+    def tables(self) -> list[tuple[str, list[tuple[str, ...]]]]:
+        """Per cell as the model builds it: the table's title and rows (one per block, in
+        :data:`TABLE_COLUMNS`, then the per-cell total)."""
+        out = []
+        for role, cell in self.cells:
+            if self.lm and role == "decoder":
+                cell = without_encoder_attention(cell)
+            rows = cell_rows(cell, role, self.d)
+            lines = [
+                (str(r.index), r.left, r.right, r.combiner, r.width, f"{r.params:,}") for r in rows
+            ]
+            lines.append(("", "", "", "", "per cell", f"{sum(r.params for r in rows):,}"))
+            out.append((f"{role} cell × {cell.num_cells}", lines))
+        return out
+
+
+def genome_summary(
+    genome: Genome, *, d: int, heads: int, vocab: int, shared_output: bool
+) -> GenomeSummary:
+    """Validate ``genome`` (for ``d`` and ``heads``) and count its parameters."""
     lm = genome.encoder is None
     validate(genome, lm=lm)
-    validate_for_size(genome, args.d, args.heads)
-    cells = [] if lm else [("encoder", genome.encoder)]
-    cells.append(("decoder", genome.decoder))
-    total = genome_params(
-        genome, d=args.d, vocab=args.vocab, lm=lm, shared_output=args.shared_output
-    )
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "hash": genome_hash(genome),
-                    "compact": to_compact(genome),
-                    "d": args.d,
-                    "vocab": args.vocab,
-                    "total_params": total,
-                    "cells": {
-                        role: {
-                            "num_cells": cell.num_cells,
-                            "blocks": [row.__dict__ for row in cell_rows(cell, role, args.d)],
-                        }
-                        for role, cell in cells
-                    },
-                }
+    validate_for_size(genome, d, heads)
+    total = genome_params(genome, d=d, vocab=vocab, lm=lm, shared_output=shared_output)
+    return GenomeSummary(genome, d, heads, vocab, shared_output, lm, genome_hash(genome), total)
+
+
+@dataclass(frozen=True)
+class GenomeComparison:
+    """Two genomes gene by gene, and whether they are one architecture."""
+
+    a: Genome
+    b: Genome
+    changes: list[GeneDiff]
+    notes: list[str]
+    hashes: tuple[str, str]
+    padded: tuple[str, str]  # the hashes with both padded to the same block counts
+
+    @property
+    def same_architecture(self) -> bool:
+        return self.padded[0] == self.padded[1]
+
+    @property
+    def verdict(self) -> str:
+        hashes = self.hashes
+        if self.same_architecture and hashes[0] == hashes[1]:
+            return f"identical architectures (hashes match: {hashes[0]})"
+        if self.same_architecture:
+            return (
+                f"the same architecture with other block counts (hashes {hashes[0]} and "
+                f"{hashes[1]}; padded, both {self.padded[0]})"
             )
-        )
-        return 0
-    from rich.console import Console
-    from rich.table import Table
+        return f"different architectures (hashes {hashes[0]} and {hashes[1]})"
 
-    console = Console(width=None if Console().is_terminal else 140)
-    console.print(
-        f"genome {genome_hash(genome)}  d={args.d} heads={args.heads} "
-        f"vocab={args.vocab}" + ("  (language model: decoder cell)" if lm else "")
-    )
-    for role, cell in cells:
-        if lm and role == "decoder":
-            from evotrans.genome.lm import without_encoder_attention
+    def as_json(self) -> dict[str, Any]:
+        """``evotrans show A --diff B --json`` for genomes."""
+        return {
+            "kind": "genome",
+            "a": {"hash": self.hashes[0], "compact": to_compact(self.a)},
+            "b": {"hash": self.hashes[1], "compact": to_compact(self.b)},
+            "differences": [c.as_dict() for c in self.changes],
+            "notes": self.notes,
+            "same_architecture": self.same_architecture,
+            "hashes_match": self.hashes[0] == self.hashes[1],
+            "padded_hashes": list(self.padded),
+            "verdict": self.verdict,
+        }
 
-            cell = without_encoder_attention(cell)
-        table = Table(title=f"{role} cell × {cell.num_cells}", title_justify="left")
-        for column in ("block", "left", "right", "combine", "width", "params"):
-            table.add_column(column, justify="right" if column in ("block", "params") else "left")
-        rows = cell_rows(cell, role, args.d)
-        for row in rows:
-            table.add_row(
-                str(row.index), row.left, row.right, row.combiner, row.width, f"{row.params:,}"
-            )
-        table.add_row("", "", "", "", "per cell", f"{sum(r.params for r in rows):,}")
-        console.print(table)
-    console.print(
-        f"total parameters (embeddings {'shared' if args.shared_output else 'separate'},"
-        f" final LayerNorms included): {total:,}"
-    )
-    if args.draw:
-        from evotrans.drawing import draw_genome
-
-        draw_genome(genome, args.draw)
-        console.print(f"drawing: {args.draw}")
-    return 0
+    def lines(self) -> list[str]:
+        """The notes, one line per differing gene, a count, then the verdict."""
+        out = [*self.notes, *(str(c) for c in self.changes)]
+        if not self.changes:
+            out.append("no differences in the genes")
+        else:
+            n = len(self.changes)
+            out.append(f"{n} gene{'s' if n != 1 else ''} differ")
+        return [*out, self.verdict]
 
 
-def show_genome_diff(args: argparse.Namespace) -> int:
-    """`evotrans show A --diff B` for genomes: one line per differing gene, then a verdict."""
-    from evotrans.genome.diff import cell_notes, genome_diff, padded_pair
-    from evotrans.genome.types import Genome
-
-    a, b = load_genome(args.spec), load_genome(args.diff)
+def compare_genomes(a: Genome, b: Genome) -> GenomeComparison:
+    """The genes in which ``a`` and ``b`` differ; their hashes, also with both padded to the
+    same block counts when the cells' counts differ."""
     changes = genome_diff(a, b)
     notes = cell_notes(a, b)
     hashes = genome_hash(a), genome_hash(b)
@@ -94,38 +149,4 @@ def show_genome_diff(args: argparse.Namespace) -> int:
         pa = Genome(decoder=cells["decoder"][0], encoder=cells["encoder"][0])
         pb = Genome(decoder=cells["decoder"][1], encoder=cells["encoder"][1])
         padded = genome_hash(pa), genome_hash(pb)
-    same_model = padded[0] == padded[1]
-    if same_model and hashes[0] == hashes[1]:
-        verdict = f"identical architectures (hashes match: {hashes[0]})"
-    elif same_model:
-        verdict = (
-            f"the same architecture with other block counts (hashes {hashes[0]} and "
-            f"{hashes[1]}; padded, both {padded[0]})"
-        )
-    else:
-        verdict = f"different architectures (hashes {hashes[0]} and {hashes[1]})"
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "kind": "genome",
-                    "a": {"hash": hashes[0], "compact": to_compact(a)},
-                    "b": {"hash": hashes[1], "compact": to_compact(b)},
-                    "differences": [c.as_dict() for c in changes],
-                    "notes": notes,
-                    "same_architecture": same_model,
-                    "hashes_match": hashes[0] == hashes[1],
-                    "padded_hashes": list(padded),
-                    "verdict": verdict,
-                }
-            )
-        )
-        return 0
-    for line in [*notes, *(str(c) for c in changes)]:
-        print(line)
-    if not changes:
-        print("no differences in the genes")
-    else:
-        print(f"{len(changes)} gene{'s' if len(changes) != 1 else ''} differ")
-    print(verdict)
-    return 0
+    return GenomeComparison(a, b, changes, notes, hashes, padded)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from evotrans.search.base import SearchAlgorithm
@@ -28,6 +30,37 @@ DRIVER_CONFIG: dict[str, Any] = {
     "space": {"kind": "order", "n_pairs": 3},
     "task": {"kind": "lm", "data": "unused"},
 }
+
+
+def lm_task(data: Path | str, **task: Any) -> dict[str, Any]:
+    """The ``[task]`` table of the searches that train for real: ``sublayer_lm_tiny`` on
+    ``data``, one thread, 32-token samples in batches of 8, lr 0.003 after 4 warm-up
+    updates (``train_args`` adds to or overrides those; any other key to the table)."""
+    train = {"tokens-per-sample": 32, "batch-size": 8, "lr": 0.003, "warmup-updates": 4}
+    train.update(task.pop("train_args", {}))
+    table = {"kind": "lm", "data": str(data), "arch": "sublayer_lm_tiny", "threads": 1}
+    return {**table, "log_interval": 2, "timeout_s": 600, **task, "train_args": train}
+
+
+def write_toml(path: Path, config: Mapping[str, Mapping[str, Any]]) -> Path:
+    """``config`` (tables of values, a table in a table: ``[task.train_args]``) as a TOML
+    file at ``path``; None values are left out."""
+    lines: list[str] = []
+
+    def table(name: str, values: Mapping[str, Any]) -> None:
+        lines.append(f"[{name}]")
+        inner = {k: v for k, v in values.items() if isinstance(v, Mapping)}
+        lines.extend(
+            f"{k} = {json.dumps(v)}" for k, v in values.items() if k not in inner and v is not None
+        )
+        lines.append("")
+        for key, sub in inner.items():
+            table(f"{name}.{key}", sub)
+
+    for name, values in config.items():
+        table(name, values)
+    path.write_text("\n".join(lines))
+    return path
 
 
 @dataclass(frozen=True)

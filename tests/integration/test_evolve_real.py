@@ -5,7 +5,6 @@ resumed ends with exactly the uninterrupted run's store."""
 
 from __future__ import annotations
 
-import json
 import math
 import signal
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 from evotrans.metrics import parse_train_log
 from evotrans.store import ExperimentStore
 from tests.fairseq_cli import run, store_count, tool
+from tests.search_helpers import lm_task, write_toml
 
 pytestmark = pytest.mark.integration
 
@@ -24,50 +24,16 @@ STEPS = 12
 
 
 def write_config(path: Path, data: Path, **task_overrides) -> Path:
-    task = {
-        "kind": "lm",
-        "data": str(data),
-        "arch": "sublayer_lm_tiny",
-        "threads": 1,
-        "log_interval": 4,
-        "timeout_s": 300,
-        **task_overrides,
+    search = dict(algorithm="pdh", seed=5, steps=[STEPS, STEPS], population_size=3)
+    search.update(tournament_size=2, hurdle_models=2, max_children=4)
+    task = lm_task(data, **{"log_interval": 4, "timeout_s": 300, **task_overrides})
+    config = {
+        "search": search,
+        "space": {"kind": "order", "n_pairs": 2, "seed": "interleaved:2"},
+        "task": task,
+        "launcher": {"kind": "local", "workers": 1},
     }
-    train_args = {
-        "tokens-per-sample": 32,
-        "batch-size": 8,
-        "lr": 0.003,
-        "warmup-updates": 4,
-        **task.pop("train_args", {}),
-    }
-    lines = [
-        "[search]",
-        'algorithm = "pdh"',
-        "seed = 5",
-        f"steps = [{STEPS}, {STEPS}]",
-        "population_size = 3",
-        "tournament_size = 2",
-        "hurdle_models = 2",
-        "max_children = 4",
-        "",
-        "[space]",
-        'kind = "order"',
-        "n_pairs = 2",
-        'seed = "interleaved:2"',
-        "",
-        "[task]",
-        *(f"{k} = {json.dumps(v)}" for k, v in task.items()),
-        "",
-        "[task.train_args]",
-        *(f"{k} = {json.dumps(v)}" for k, v in train_args.items()),
-        "",
-        "[launcher]",
-        'kind = "local"',
-        "workers = 1",
-        "",
-    ]
-    path.write_text("\n".join(lines))
-    return path
+    return write_toml(path, config)
 
 
 def snapshot(directory: Path) -> list[tuple]:

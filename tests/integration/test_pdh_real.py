@@ -5,14 +5,13 @@ and the models above them train on from their checkpoints."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from evotrans.store import ExperimentStore
 from tests.fairseq_cli import run, tool
-from tests.search_helpers import replay_hurdles
+from tests.search_helpers import lm_task, replay_hurdles, write_toml
 
 pytestmark = pytest.mark.integration
 
@@ -22,41 +21,18 @@ M = 3
 
 
 def write_config(path: Path, data: Path) -> Path:
-    lines = [
-        "[search]",
-        "seed = 2",  # (CPU fairseq is deterministic: with seed 2 one child clears h0)
-        f"steps = [{STEPS}, {STEPS}, {STEPS}]",
-        f"population_size = {POPULATION}",
-        "tournament_size = 2",
-        f"max_children = {3 * M}",  # m = max_children // 3 stages, the paper's proportion
-        "",
-        "[space]",
-        'kind = "order"',
-        "n_pairs = 2",
-        'seed = "interleaved:2"',
-        "",
-        "[task]",
-        'kind = "lm"',
-        f"data = {json.dumps(str(data))}",
-        'arch = "sublayer_lm_tiny"',
-        "threads = 1",
-        "log_interval = 3",
-        "timeout_s = 300",
-        "",
-        "[task.train_args]",
-        "tokens-per-sample = 32",
-        "batch-size = 8",
-        "lr = 0.003",
-        "warmup-updates = 2",
-        "max-valid-steps = 2",
-        "",
-        "[launcher]",
-        'kind = "local"',
-        "workers = 1",
-        "",
-    ]
-    path.write_text("\n".join(lines))
-    return path
+    # (CPU fairseq is deterministic: with seed 2 one child clears h0); m = max_children // 3
+    # stages, the paper's proportion
+    search = dict(seed=2, steps=[STEPS, STEPS, STEPS], population_size=POPULATION)
+    search.update(tournament_size=2, max_children=3 * M)
+    train = {"warmup-updates": 2, "max-valid-steps": 2}
+    config = {
+        "search": search,
+        "space": {"kind": "order", "n_pairs": 2, "seed": "interleaved:2"},
+        "task": lm_task(data, log_interval=3, timeout_s=300, train_args=train),
+        "launcher": {"kind": "local", "workers": 1},
+    }
+    return write_toml(path, config)
 
 
 def test_real_pdh_sets_h0_and_h1_and_promotes(demo_lm_bin: Path, tmp_path: Path):

@@ -17,6 +17,7 @@ import pytest
 from evotrans.store import ExperimentStore
 from evotrans.sublayers import sandwich
 from tests.fairseq_cli import run, store_count, tool
+from tests.search_helpers import lm_task, write_toml
 
 pytestmark = pytest.mark.integration
 
@@ -25,34 +26,13 @@ PAIRS, KS, SEEDS = 3, (0, 1, 2), (1, 2)
 
 def write_task(path: Path, data: Path) -> Path:
     """A task config; its [search] and [space] must be ignored by `evotrans sweep`."""
-    task = {
-        "kind": "lm",
-        "data": str(data),
-        "arch": "sublayer_lm_tiny",
-        "threads": 1,
-        "log_interval": 5,
-        "timeout_s": 300,
+    config = {
+        "search": {"algorithm": "pdh", "steps": [500, 500], "max_children": 3},
+        "space": {"kind": "order", "n_pairs": 7},
+        "task": lm_task(data, log_interval=5, timeout_s=300),
+        "launcher": {"kind": "local", "workers": 1},
     }
-    train_args = {"tokens-per-sample": 32, "batch-size": 8, "lr": 0.003, "warmup-updates": 4}
-    lines = [
-        "[search]",
-        'algorithm = "pdh"',
-        "steps = [500, 500]",
-        "max_children = 3",
-        "[space]",
-        'kind = "order"',
-        "n_pairs = 7",
-        "[task]",
-        *(f"{k} = {json.dumps(v)}" for k, v in task.items()),
-        "[task.train_args]",
-        *(f"{k} = {json.dumps(v)}" for k, v in train_args.items()),
-        "[launcher]",
-        'kind = "local"',
-        "workers = 1",
-        "",
-    ]
-    path.write_text("\n".join(lines))
-    return path
+    return write_toml(path, config)
 
 
 def _started(out: Path) -> bool:

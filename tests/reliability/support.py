@@ -15,6 +15,7 @@ from typing import Any
 from evotrans.chaos import KILL_ENV
 from evotrans.store import ExperimentStore, holds_experiment
 from tests.fairseq_cli import REPO, tool
+from tests.search_helpers import lm_task, write_toml
 
 OUT_ENV = "EVOTRANS_RELIABILITY_OUT"
 SESSION_TIMEOUT_S = 900  # a hung session fails the test (generous: never a speed check)
@@ -45,46 +46,16 @@ def write_config(
     **task: Any,
 ) -> Path:
     """A PDH search over sublayer orders of ``sublayer_lm_tiny`` on ``data`` (TOML)."""
-    task = {
-        "kind": "lm",
-        "data": str(data),
-        "arch": "sublayer_lm_tiny",
-        "threads": 1,
-        "log_interval": 2,
-        "timeout_s": 600,
-        **task,
+    search = dict(algorithm="pdh", seed=seed, steps=list(steps), population_size=population)
+    search.update(tournament_size=min(2, population), hurdle_models=hurdle_models)
+    search.update(promote_retroactively=promote_retroactively, max_children=children)
+    config = {
+        "search": search,
+        "space": {"kind": "order", "n_pairs": 2},
+        "task": lm_task(data, **task),
+        "launcher": {"kind": "local", "workers": workers, "max_retries": max_retries},
     }
-    train_args = {"tokens-per-sample": 32, "batch-size": 8, "lr": 0.003, "warmup-updates": 4}
-    train_args.update(task.pop("train_args", {}))
-    lines = [
-        "[search]",
-        'algorithm = "pdh"',
-        f"seed = {seed}",
-        f"steps = {list(steps)}",
-        f"population_size = {population}",
-        f"tournament_size = {min(2, population)}",
-        f"hurdle_models = {hurdle_models}",
-        f"promote_retroactively = {str(promote_retroactively).lower()}",
-        f"max_children = {children}",
-        "",
-        "[space]",
-        'kind = "order"',
-        "n_pairs = 2",
-        "",
-        "[task]",
-        *(f"{k} = {json.dumps(v)}" for k, v in task.items()),
-        "",
-        "[task.train_args]",
-        *(f"{k} = {json.dumps(v)}" for k, v in train_args.items()),
-        "",
-        "[launcher]",
-        'kind = "local"',
-        f"workers = {workers}",
-        f"max_retries = {max_retries}",
-        "",
-    ]
-    path.write_text("\n".join(lines))
-    return path
+    return write_toml(path, config)
 
 
 # -- driver sessions --------------------------------------------------------------------------

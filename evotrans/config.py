@@ -11,12 +11,33 @@ until the whole file has validated.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from evotrans import schema
 from evotrans.errors import EvotransError
+from evotrans.schema import setting
 
-TOP_LEVEL = ("name", "description", "search", "space", "task", "launcher")
+if TYPE_CHECKING:
+    from evotrans.tasks import TaskConfig
+
+_STRING = schema.satisfies(lambda value: isinstance(value, str), "must be a string")
+
+
+@dataclass(frozen=True)
+class ExperimentTables:
+    """The top level of a config: two strings and the tables, each checked by its owner."""
+
+    name: str | None = setting(None, check=_STRING, help="the experiment's name")
+    description: str | None = setting(None, check=_STRING, help="one line about it")
+    search: Any = setting(None, help="SearchConfig")
+    space: Any = setting(None, help="sublayer orders or genomes")
+    task: Any = setting(None, help="TaskConfig (required)")
+    launcher: Any = setting(None, help="local workers or Slurm")
+
+
+TOP_LEVEL = schema.keys(ExperimentTables)
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -70,35 +91,41 @@ def load_experiment_config(
     from evotrans.launch import check_launcher_config
     from evotrans.overrides import apply_overrides
     from evotrans.search.driver import check_config
-    from evotrans.tasks import TaskConfig
 
     path = Path(path)
     config = read_config_file(path)
     apply_overrides(config, overrides or {})  # dotted keys: search.seed, launcher.params.x
-    for key in config:
-        if key not in TOP_LEVEL:
-            raise EvotransError(f"{key}: unknown key (known: {', '.join(TOP_LEVEL)})")
-    for key in ("name", "description"):
-        if key in config and not isinstance(config[key], str):
-            raise EvotransError(f"{key}: must be a string")
+    schema.checked(ExperimentTables, config, "", sort_known=False)
+    task = resolve_task(config, path.parent)
+    check_config(config)
+    check_launcher_config(config.get("launcher"))
+    return {**config, "task": task_table(task)}
+
+
+def resolve_task(config: Mapping[str, Any], base: Path) -> TaskConfig:
+    """The checked ``[task]`` of a config, its paths made absolute relative to ``base``
+    (the config file's directory): what ``evolve`` and ``sweep`` both run."""
+    from evotrans.tasks import TaskConfig
+
     if "task" not in config:
         raise EvotransError("task: missing (a table with kind and data)")
     if not isinstance(config["task"], Mapping):
         raise EvotransError("task: must be a table")
-    task = TaskConfig.from_dict(config["task"]).resolved(path.parent)
-    check_config(config)
-    check_launcher_config(config.get("launcher"))
+    return TaskConfig.from_dict(config["task"]).resolved(base)
+
+
+def task_table(task: TaskConfig) -> dict[str, Any]:
+    """The ``[task]`` table an experiment stores, once its data directory is there (or
+    ``raw`` is, to prepare it from)."""
     if task.raw is None and not is_dir(task.data):
         raise EvotransError(
             f"task.data: {task.data} does not exist (or set task.raw to prepare it)"
         )
     if task.raw is not None and not is_dir(task.raw):
         raise EvotransError(f"task.raw: {task.raw} does not exist")
-    resolved = dict(config)
-    resolved["task"] = {k: v for k, v in task.__dict__.items() if v is not None}
-    resolved["task"]["train_args"] = dict(task.train_args)
-    resolved["task"]["eval_args"] = dict(task.eval_args)
-    return resolved
+    table = {k: v for k, v in task.__dict__.items() if v is not None}
+    table["train_args"], table["eval_args"] = dict(task.train_args), dict(task.eval_args)
+    return table
 
 
 def prepare_task_data(task_table: Mapping[str, Any], log=print) -> None:

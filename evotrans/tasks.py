@@ -8,14 +8,23 @@ perplexity and BLEU (``fairseq-generate`` + sacrebleu on detokenized text).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evotrans import schema
 from evotrans.errors import EvotransError
+from evotrans.schema import (
+    boolean,
+    choice,
+    integer,
+    matching,
+    path_text,
+    positive_number,
+    setting,
+)
 
 _FLAG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")  # architectures, language codes
@@ -55,73 +64,72 @@ DEFAULT_TRAIN_ARGS: dict[str, dict[str, Any]] = {
 }
 
 
+def _flags(options: Any, path: str) -> Any:
+    """A table of fairseq flags: ``{"max-tokens": 4096, "fp16": true}``."""
+    if not isinstance(options, Mapping):
+        raise EvotransError(f"{path}: must be a table of fairseq flags")
+    for key, value in options.items():
+        if not isinstance(key, str) or not _FLAG.match(key):
+            raise EvotransError(f"{path}.{key}: not a fairseq flag name (write e.g. max-tokens)")
+        if not isinstance(value, (str, int, float, bool)) and value is not None:
+            raise EvotransError(f"{path}.{key}: value must be a string, number or boolean")
+    return options
+
+
+_PATH = "must be a directory path (a string)"
+_LANG = matching(_NAME, "must be a language code such as de or en")
+_COUNT = integer(0, message="must be a non-negative integer")
+
+
 @dataclass(frozen=True)
 class TaskConfig:
-    """One training/evaluation task (the ``[task]`` table of a config)."""
+    """One training/evaluation task (the ``[task]`` table of a config; fields in the
+    order their keys are checked)."""
 
-    kind: str
-    data: str
-    raw: str | None = None
-    vocab_size: int = 2000
-    arch: str | None = None
-    source_lang: str = "de"
-    target_lang: str = "en"
-    train_args: Mapping[str, Any] = field(default_factory=dict)
-    eval_args: Mapping[str, Any] = field(default_factory=dict)
-    log_interval: int = 10
-    timeout_s: float = 3600.0
-    threads: int = 0  # torch threads per trial; 0 = cores / workers
-    beam: int = 4
-    memory_limit_mb: int | None = None  # cap on a trial's memory (RLIMIT_DATA, MiB); None: none
-    warm_start: bool = True  # fork CPU trials from a process that imported fairseq once
+    kind: str = setting(check=choice(KINDS), help="lm or mt")
+    data: str = setting(check=path_text(_PATH), help="fairseq binaries (a directory)")
+    raw: str | None = setting(
+        None, check=path_text(_PATH, optional=True), help="raw corpus, prepared on first use"
+    )
+    arch: str | None = setting(
+        None,
+        check=matching(_NAME, "must be a fairseq architecture name", optional=True),
+        help="fairseq architecture (default: the tiny one of the task and space)",
+    )
+    source_lang: str = setting("de", check=_LANG, help="mt: source language")
+    target_lang: str = setting("en", check=_LANG, help="mt: target language")
+    train_args: Mapping[str, Any] = setting(
+        default_factory=dict, check=_flags, help="fairseq-train flags"
+    )
+    eval_args: Mapping[str, Any] = setting(
+        default_factory=dict, check=_flags, help="evaluation flags"
+    )
+    vocab_size: int = setting(2000, check=_COUNT, help="sentencepiece vocabulary (task.raw)")
+    log_interval: int = setting(10, check=_COUNT, help="fairseq --log-interval")
+    threads: int = setting(0, check=_COUNT, help="torch threads per trial; 0 = cores / workers")
+    beam: int = setting(4, check=_COUNT, help="mt: beam size of the BLEU evaluation")
+    warm_start: bool = setting(  # fork CPU trials from a process that imported fairseq once
+        True, check=boolean(), help="fork CPU trials from a warm process"
+    )
+    memory_limit_mb: int | None = setting(  # cap on a trial's memory (RLIMIT_DATA, MiB)
+        None,
+        check=integer(
+            MIN_MEMORY_LIMIT_MB,
+            optional=True,
+            message="must be an integer >= {minimum} (MiB; e.g. 16384 for 16 GiB), got {value!r}",
+        ),
+        help="cap on a trial's memory (MiB); None: none",
+    )
+    timeout_s: float = setting(
+        3600.0,
+        check=positive_number("must be a positive number of seconds"),
+        help="wall-clock limit of a trial",
+    )
 
     @classmethod
     def from_dict(cls, table: Mapping[str, Any], where: str = "task") -> TaskConfig:
         """Build from a config table; unknown keys and bad values name the key."""
-        known = {f.name for f in fields(cls)}
-        for key in table:
-            if key not in known:
-                raise EvotransError(
-                    f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})"
-                )
-        for key in ("kind", "data"):
-            if key not in table:
-                raise EvotransError(f"{where}.{key}: missing")
-        if table["kind"] not in KINDS:
-            raise EvotransError(f"{where}.kind: {table['kind']!r} is not one of lm, mt")
-        for key in ("data", "raw"):
-            value = table.get(key)
-            if (key == "data" or value is not None) and not _is_path(value):
-                raise EvotransError(f"{where}.{key}: must be a directory path (a string)")
-        if table.get("arch") is not None and not (
-            isinstance(table["arch"], str) and _NAME.match(table["arch"])
-        ):
-            raise EvotransError(f"{where}.arch: must be a fairseq architecture name")
-        for key in ("source_lang", "target_lang"):
-            if key in table and not (isinstance(table[key], str) and _NAME.match(table[key])):
-                raise EvotransError(f"{where}.{key}: must be a language code such as de or en")
-        for key in ("train_args", "eval_args"):
-            _check_flags(table.get(key, {}), f"{where}.{key}")
-        for key in ("vocab_size", "log_interval", "threads", "beam"):
-            value = table.get(key, 0)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise EvotransError(f"{where}.{key}: must be a non-negative integer")
-        if not isinstance(table.get("warm_start", True), bool):
-            raise EvotransError(f"{where}.warm_start: must be true or false")
-        limit = table.get("memory_limit_mb")
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < MIN_MEMORY_LIMIT_MB
-        ):
-            raise EvotransError(
-                f"{where}.memory_limit_mb: must be an integer >= {MIN_MEMORY_LIMIT_MB} "
-                f"(MiB; e.g. 16384 for 16 GiB), got {limit!r}"
-            )
-        timeout = table.get("timeout_s", 1)
-        if isinstance(timeout, bool) or not (
-            isinstance(timeout, (int, float)) and 0 < timeout < math.inf
-        ):
-            raise EvotransError(f"{where}.timeout_s: must be a positive number of seconds")
-        return cls(**dict(table))
+        return schema.from_table(cls, table, where)
 
     def resolved(self, base: Path) -> TaskConfig:
         """Data paths made absolute relative to ``base`` (the config's directory)."""
@@ -183,17 +191,3 @@ def flags(options: Mapping[str, Any]) -> list[str]:
         if value is not True:
             out.append(str(value))
     return out
-
-
-def _is_path(value: Any) -> bool:
-    return isinstance(value, str) and bool(value) and "\0" not in value
-
-
-def _check_flags(options: Any, where: str) -> None:
-    if not isinstance(options, Mapping):
-        raise EvotransError(f"{where}: must be a table of fairseq flags")
-    for key, value in options.items():
-        if not isinstance(key, str) or not _FLAG.match(key):
-            raise EvotransError(f"{where}.{key}: not a fairseq flag name (write e.g. max-tokens)")
-        if not isinstance(value, (str, int, float, bool)) and value is not None:
-            raise EvotransError(f"{where}.{key}: value must be a string, number or boolean")

@@ -16,8 +16,8 @@ DEFAULT_CONFIG = REPO / "recipes" / "configs" / "demo-lm.toml"
 
 
 def run(args: argparse.Namespace) -> int:
-    from evotrans.commands.experiment import continue_experiment, start_experiment
     from evotrans.config import load_experiment_config
+    from evotrans.experiment import continue_experiment, start_experiment
     from evotrans.store import db_path
 
     out = Path(args.out)

@@ -29,8 +29,10 @@ default :data:`DEFAULT_MAX_RETRIES`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
+from evotrans import schema
 from evotrans.errors import EvotransError
 from evotrans.launch.base import (
     DEFAULT_MAX_RETRIES,
@@ -40,19 +42,115 @@ from evotrans.launch.base import (
     WorkerLost,
     default_runner,
 )
+from evotrans.schema import setting
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
     "Handle",
     "Launcher",
+    "LauncherSettings",
+    "LocalLauncherSettings",
     "RunTrial",
+    "SlurmLauncherSettings",
     "WorkerLost",
     "check_launcher_config",
     "default_runner",
     "launcher_from_config",
+    "launcher_settings",
 ]
 MAX_WORKERS = 1024  # local worker threads; more is a typo, not a machine
 MAX_RETRIES = 1000
+
+
+def _gpu_list(value: Any) -> bool:
+    return (
+        isinstance(value, Sequence)
+        and not isinstance(value, str)
+        and all(isinstance(g, (int, str)) and not isinstance(g, bool) for g in value)
+    )
+
+
+def _params(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise schema.fail(path, "must be a table of submitit parameters")
+    return dict(value)
+
+
+@dataclass(frozen=True)
+class LauncherSettings:
+    """What every ``[launcher]`` takes."""
+
+    kind: ClassVar[str]
+    max_retries: int = setting(
+        DEFAULT_MAX_RETRIES,
+        check=schema.integer(
+            0, MAX_RETRIES, message="must be an integer >= 0 (re-runs of a trial)"
+        ),
+        help="re-runs of a trial after infrastructure failures",
+    )
+
+
+@dataclass(frozen=True)
+class LocalLauncherSettings(LauncherSettings):
+    """``kind = "local"``: worker threads on this machine."""
+
+    kind: ClassVar[str] = "local"
+    workers: int = setting(
+        1, check=schema.integer(1, MAX_WORKERS), help="trials at a time (one GPU each)"
+    )
+    gpus: Sequence[int | str] | None = setting(
+        None,
+        check=schema.satisfies(_gpu_list, "must be a list of GPU indices", optional=True),
+        help="GPU indices (default: every GPU found)",
+    )
+
+
+@dataclass(frozen=True)
+class SlurmLauncherSettings(LauncherSettings):
+    """``kind = "slurm"``: Slurm jobs through submitit."""
+
+    kind: ClassVar[str] = "slurm"
+    max_in_flight: int = setting(1, check=schema.integer(1), help="jobs at a time")
+    params: Mapping[str, Any] = setting(
+        default_factory=dict,
+        check=_params,
+        help="submitit update_parameters keywords (timeout_min, slurm_partition, ...)",
+    )
+    cluster: str | None = setting(
+        None,
+        check=schema.satisfies(
+            lambda v: isinstance(v, str),
+            "must be a submitit cluster name (slurm, local)",
+            optional=True,
+        ),
+        help="submitit cluster (default: slurm when available)",
+    )
+    folder: str | None = setting(
+        None,
+        check=schema.path_text("must be a directory path", optional=True),
+        help="submitit folder (default: EXPERIMENT_DIR/submitit)",
+    )
+
+
+KINDS: tuple[type[LauncherSettings], ...] = (LocalLauncherSettings, SlurmLauncherSettings)
+
+
+def launcher_settings(
+    table: Any, where: str = "launcher"
+) -> LocalLauncherSettings | SlurmLauncherSettings:
+    """The checked settings of a ``[launcher]`` table (None: one local worker)."""
+    if table is None:
+        table = {"kind": "local"}
+    if not isinstance(table, Mapping):
+        raise EvotransError(f'{where}: must be a table with kind = "local" or "slurm"')
+    table = dict(table)
+    kind = table.pop("kind", "local")
+    schema.check_value(LauncherSettings, "max_retries", table, where)  # whatever the kind
+    for cls in KINDS:
+        if kind == cls.kind:
+            return schema.from_table(cls, table, where)
+    names = ", ".join(cls.kind for cls in KINDS)
+    raise EvotransError(f"{where}.kind: {kind!r} is not one of {names}")
 
 
 def launcher_from_config(
@@ -67,28 +165,28 @@ def launcher_from_config(
     ``update_parameters`` keywords such as ``timeout_min``, ``slurm_partition``,
     ``gpus_per_node``); both take ``max_retries`` (default 2). The slurm launcher
     creates its folder (default ``EXPERIMENT_DIR/submitit``)."""
-    settings = _settings(table, where)
-    if settings["kind"] == "local":
+    settings = launcher_settings(table, where)
+    if isinstance(settings, LocalLauncherSettings):
         from evotrans.launch.local import LocalLauncher
 
-        gpus = settings["gpus"]
+        gpus = settings.gpus
         return LocalLauncher(
-            settings["workers"],
+            settings.workers,
             run_trial=run_trial,
             gpus=None if gpus is None else [str(g) for g in gpus],
-            max_retries=settings["max_retries"],
+            max_retries=settings.max_retries,
         )
     from evotrans.launch.slurm import SlurmLauncher
 
-    folder = settings["folder"] or f"{experiment_dir}/submitit"
+    folder = settings.folder or f"{experiment_dir}/submitit"
     try:
         return SlurmLauncher(
-            settings["params"],
+            dict(settings.params),
             folder=folder,
             run_trial=run_trial,
-            cluster=settings["cluster"],
-            max_in_flight=settings["max_in_flight"],
-            max_retries=settings["max_retries"],
+            cluster=settings.cluster,
+            max_in_flight=settings.max_in_flight,
+            max_retries=settings.max_retries,
         )
     except (AssertionError, NameError, TypeError, ValueError, RuntimeError, OSError) as err:
         raise EvotransError(f"{where}: submitit rejects it: {err}") from None
@@ -97,8 +195,8 @@ def launcher_from_config(
 def check_launcher_config(table: Mapping[str, Any] | None, where: str = "launcher") -> None:
     """Validate a ``[launcher]`` table without side effects: no GPU probe, no folder
     (submitit's own parameter checks run on an executor in a throwaway directory)."""
-    settings = _settings(table, where)
-    if settings["kind"] != "slurm":
+    settings = launcher_settings(table, where)
+    if not isinstance(settings, SlurmLauncherSettings):
         return
     import tempfile
 
@@ -106,67 +204,8 @@ def check_launcher_config(table: Mapping[str, Any] | None, where: str = "launche
 
     with tempfile.TemporaryDirectory(prefix="evotrans-launcher-check-") as scratch:
         try:
-            executor = submitit.AutoExecutor(folder=scratch, cluster=settings["cluster"])
-            if settings["params"]:
-                executor.update_parameters(**settings["params"])
+            executor = submitit.AutoExecutor(folder=scratch, cluster=settings.cluster)
+            if settings.params:
+                executor.update_parameters(**settings.params)
         except (AssertionError, NameError, TypeError, ValueError, RuntimeError) as err:
             raise EvotransError(f"{where}: submitit rejects it: {err}") from None
-
-
-def _settings(table: Any, where: str) -> dict[str, Any]:
-    """The checked settings of a ``[launcher]`` table (``kind`` and its keys)."""
-    if table is None:
-        table = {"kind": "local"}
-    if not isinstance(table, Mapping):
-        raise EvotransError(f'{where}: must be a table with kind = "local" or "slurm"')
-    table = dict(table)
-    kind = table.pop("kind", "local")
-    retries = table.pop("max_retries", DEFAULT_MAX_RETRIES)
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise EvotransError(f"{where}.max_retries: must be an integer >= 0 (re-runs of a trial)")
-    if retries > MAX_RETRIES:
-        raise EvotransError(f"{where}.max_retries: at most {MAX_RETRIES}, got {retries}")
-    if kind == "local":
-        _known(table, {"workers", "gpus", "max_retries"}, where)
-        workers = table.get("workers", 1)
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise EvotransError(f"{where}.workers: must be an integer >= 1")
-        if workers > MAX_WORKERS:
-            raise EvotransError(f"{where}.workers: at most {MAX_WORKERS}, got {workers}")
-        gpus = table.get("gpus")
-        if gpus is not None and (
-            isinstance(gpus, (str, Mapping))
-            or not isinstance(gpus, Sequence)
-            or not all(isinstance(g, (int, str)) and not isinstance(g, bool) for g in gpus)
-        ):
-            raise EvotransError(f"{where}.gpus: must be a list of GPU indices")
-        return {"kind": kind, "workers": workers, "gpus": gpus, "max_retries": retries}
-    if kind == "slurm":
-        _known(table, {"max_in_flight", "cluster", "folder", "params", "max_retries"}, where)
-        limit = table.get("max_in_flight", 1)
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise EvotransError(f"{where}.max_in_flight: must be an integer >= 1")
-        params = table.get("params", {})
-        if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
-            raise EvotransError(f"{where}.params: must be a table of submitit parameters")
-        cluster = table.get("cluster")
-        if cluster is not None and not isinstance(cluster, str):
-            raise EvotransError(f"{where}.cluster: must be a submitit cluster name (slurm, local)")
-        folder = table.get("folder")
-        if folder is not None and (not isinstance(folder, str) or not folder or "\0" in folder):
-            raise EvotransError(f"{where}.folder: must be a directory path")
-        return {
-            "kind": kind,
-            "max_in_flight": limit,
-            "params": dict(params),
-            "cluster": cluster,
-            "folder": folder,
-            "max_retries": retries,
-        }
-    raise EvotransError(f"{where}.kind: {kind!r} is not one of local, slurm")
-
-
-def _known(table: Mapping[str, Any], known: set[str], where: str) -> None:
-    for key in table:
-        if key not in known:
-            raise EvotransError(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")

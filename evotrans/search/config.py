@@ -43,10 +43,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from evotrans import schema
 from evotrans.errors import EvotransError
+from evotrans.schema import boolean, choice, setting
 from evotrans.search.registry import NAMES, algorithm_class
 
 POPULATION_MODES = ("aging", "remove_worst")
@@ -60,25 +62,75 @@ LEGACY_DEFAULTS: dict[str, Any] = {
 MAX_INT = 2**63 - 1  # what SQLite stores
 
 
+def _count(minimum: int, optional: bool = False) -> schema.Check:
+    """An integer from ``minimum`` to what SQLite stores."""
+    return schema.integer(
+        minimum, MAX_INT, optional=optional, above="must be at most 2**63 - 1, got {value}"
+    )
+
+
+def _steps(value: Any, path: str) -> tuple[int, ...]:
+    steps = schema.int_list(1, MAX_INT)(value, path)
+    if not steps:
+        raise schema.fail(path, "needs at least one step budget")
+    if sum(steps) > MAX_INT:
+        raise schema.fail(path, "the total must be at most 2**63 - 1")
+    return steps
+
+
+def _hurdle_models(value: Any, path: str) -> int | tuple[int, ...] | None:
+    if value is None:
+        return None
+    if schema.is_int(value):
+        if value < 1:
+            raise schema.fail(path, "must be >= 1")
+        return value
+    return schema.int_list(1, MAX_INT)(value, path)
+
+
 @dataclass(frozen=True)
 class SearchConfig:
-    algorithm: str = "pdh"
-    seed: int = 0  # experiment seed: proposal i draws from random.Random(f"{seed}:{i}")
-    steps: tuple[int, ...] = (60000, 60000, 120000)  # per-stage increments s0, s1, ...
-    population_size: int = 100
-    tournament_size: int = 25
-    tournament_replacement: bool = True  # Real et al. 2019: members drawn with replacement
-    population_mode: str = "aging"
-    hurdle_rule: str = "population"  # "population" (paper Section 4) or "first_m"
-    hurdle_models: int | tuple[int, ...] | None = None  # m; None: see the module docstring
-    promote_retroactively: bool = False
-    max_children: int | None = 15000  # individuals proposed (seed population included)
-    max_total_steps: int | None = None  # training steps over all trials
-    stages: int | None = None  # random/evolution/sweep: stages each individual trains (None: all)
-    eta: int = 3  # ASHA reduction factor
-    train_seed: int = 1  # fairseq --seed of every trial (sweeps may override per individual)
-    specs: tuple[str, ...] = ()  # sweep: the individuals to train
-    seeds: tuple[int, ...] = ()  # sweep: training seeds (each spec × each seed)
+    """The ``[search]`` table (fields in the order their keys are checked)."""
+
+    algorithm: str = setting("pdh", check=choice(NAMES), help="the search algorithm")
+    population_mode: str = setting(
+        "aging", check=choice(POPULATION_MODES), help="aging or remove_worst"
+    )
+    seed: int = setting(  # experiment seed: proposal i draws from random.Random(f"{seed}:{i}")
+        0, check=_count(-(2**63)), help="experiment seed"
+    )
+    population_size: int = setting(100, check=_count(1), help="models kept")
+    tournament_size: int = setting(25, check=_count(1), help="models drawn per tournament")
+    max_children: int | None = setting(  # individuals proposed (seed population included)
+        15000, check=_count(1, optional=True), help="individuals proposed"
+    )
+    max_total_steps: int | None = setting(
+        None, check=_count(1, optional=True), help="training steps over all trials"
+    )
+    stages: int | None = setting(  # random/evolution/sweep: stages each individual trains
+        None, check=_count(1, optional=True), help="stages each individual trains (None: all)"
+    )
+    eta: int = setting(3, check=_count(2), help="ASHA reduction factor")
+    train_seed: int = setting(  # sweeps may override it per individual
+        1, check=_count(0), help="fairseq --seed of every trial"
+    )
+    steps: tuple[int, ...] = setting(
+        (60000, 60000, 120000), check=_steps, help="per-stage increments s0, s1, ..."
+    )
+    hurdle_models: int | tuple[int, ...] | None = setting(
+        None, check=_hurdle_models, help="m; None: see the module docstring"
+    )
+    hurdle_rule: str = setting(
+        "population", check=choice(HURDLE_RULES), help="population (paper Section 4) or first_m"
+    )
+    promote_retroactively: bool = setting(False, check=boolean(), help="a departure")
+    tournament_replacement: bool = setting(  # Real et al. 2019: members drawn with replacement
+        True, check=boolean(), help="tournament members drawn with replacement"
+    )
+    specs: tuple[str, ...] = setting((), check=schema.string_list, help="sweep: the individuals")
+    seeds: tuple[int, ...] = setting(
+        (), check=schema.int_list(0, MAX_INT), help="sweep: training seeds (each spec x each seed)"
+    )
 
     # -- derived ---------------------------------------------------------------------------
 
@@ -114,102 +166,16 @@ class SearchConfig:
     ) -> SearchConfig:
         """Build and validate; every error names the key (``search.tournament_size: ...``).
         ``defaults``: values for keys the table does not set (:data:`LEGACY_DEFAULTS`)."""
-        if table is not None and not isinstance(table, Mapping):
-            raise EvotransError(f"{where}: must be a table (algorithm, steps, ...)")
-        table = {**(defaults or {}), **(table or {})}
-        known = {f.name for f in fields(cls)}
-        for key in table:
-            if key not in known:
-                raise EvotransError(
-                    f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})"
-                )
-        values: dict[str, Any] = {}
-
-        def integer(key: str, minimum: int, optional: bool = False) -> None:
-            if key not in table:
-                return
-            value = table[key]
-            if value is None and optional:
-                values[key] = None
-                return
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise EvotransError(f"{where}.{key}: must be an integer >= {minimum}")
-            if value > MAX_INT:
-                raise EvotransError(f"{where}.{key}: must be at most 2**63 - 1, got {value}")
-            values[key] = value
-
-        if "algorithm" in table:
-            if table["algorithm"] not in NAMES:
-                raise EvotransError(
-                    f"{where}.algorithm: {table['algorithm']!r} is not one of {', '.join(NAMES)}"
-                )
-            values["algorithm"] = table["algorithm"]
-        if "population_mode" in table:
-            if table["population_mode"] not in POPULATION_MODES:
-                raise EvotransError(
-                    f"{where}.population_mode: {table['population_mode']!r} is not one of "
-                    f"{', '.join(POPULATION_MODES)}"
-                )
-            values["population_mode"] = table["population_mode"]
-        integer("seed", -(2**63))
-        integer("population_size", 1)
-        integer("tournament_size", 1)
-        integer("max_children", 1, optional=True)
-        integer("max_total_steps", 1, optional=True)
-        integer("stages", 1, optional=True)
-        integer("eta", 2)
-        integer("train_seed", 0)
-        if "steps" in table:
-            values["steps"] = _int_list(table["steps"], f"{where}.steps", minimum=1)
-            if not values["steps"]:
-                raise EvotransError(f"{where}.steps: needs at least one step budget")
-            if sum(values["steps"]) > MAX_INT:
-                raise EvotransError(f"{where}.steps: the total must be at most 2**63 - 1")
-        if "hurdle_models" in table and table["hurdle_models"] is not None:
-            m = table["hurdle_models"]
-            if isinstance(m, int) and not isinstance(m, bool):
-                if m < 1:
-                    raise EvotransError(f"{where}.hurdle_models: must be >= 1")
-                values["hurdle_models"] = m
-            else:
-                values["hurdle_models"] = _int_list(m, f"{where}.hurdle_models", minimum=1)
-        if "hurdle_rule" in table:
-            if table["hurdle_rule"] not in HURDLE_RULES:
-                raise EvotransError(
-                    f"{where}.hurdle_rule: {table['hurdle_rule']!r} is not one of "
-                    f"{', '.join(HURDLE_RULES)}"
-                )
-            values["hurdle_rule"] = table["hurdle_rule"]
-        for key in ("promote_retroactively", "tournament_replacement"):
-            if key in table:
-                if not isinstance(table[key], bool):
-                    raise EvotransError(f"{where}.{key}: must be true or false")
-                values[key] = table[key]
-        if "specs" in table:
-            specs = table["specs"]
-            if not _is_list(specs) or not all(isinstance(s, str) for s in specs):
-                raise EvotransError(f"{where}.specs: must be a list of strings")
-            values["specs"] = tuple(specs)
-        if "seeds" in table:
-            values["seeds"] = _int_list(table["seeds"], f"{where}.seeds", minimum=0)
-        config = cls(**values)
+        config = schema.from_table(
+            cls,
+            table,
+            where,
+            not_table="must be a table (algorithm, steps, ...)",
+            defaults=defaults,
+        )
         if config.stages is not None and config.stages > config.n_stages:
             raise EvotransError(
                 f"{where}.stages: {config.stages} is more than the {config.n_stages} step budgets"
             )
         algorithm_class(config.algorithm).Params.from_config(config, where)
         return config
-
-
-def _is_list(value: Any) -> bool:
-    return isinstance(value, (list, tuple))
-
-
-def _int_list(value: Any, where: str, minimum: int) -> tuple[int, ...]:
-    if not _is_list(value):
-        raise EvotransError(f"{where}: must be a list of integers")
-    out = tuple(value)
-    for item in out:
-        if isinstance(item, bool) or not isinstance(item, int) or not minimum <= item <= MAX_INT:
-            raise EvotransError(f"{where}: {item!r} is not an integer >= {minimum}")
-    return out

@@ -16,13 +16,6 @@ from types import SimpleNamespace
 import pytest
 
 from evotrans.cli import main
-from evotrans.commands.sweep import (
-    file_specs,
-    parse_int_list,
-    random_specs,
-    sandwich_specs,
-    sweep_config,
-)
 from evotrans.drawing import draw_genome, draw_order, genome_figure, order_figure
 from evotrans.errors import EvotransError
 from evotrans.launch.local import LocalLauncher
@@ -36,6 +29,13 @@ from evotrans.report import (
 )
 from evotrans.search.driver import create_experiment, make_algorithm, run
 from evotrans.search.standin import StandinRunner
+from evotrans.search.sweeps import (
+    file_specs,
+    parse_int_list,
+    random_specs,
+    sandwich_specs,
+    sweep_config,
+)
 from evotrans.search.types import TrialRequest, TrialResult
 from evotrans.store import ExperimentStore
 

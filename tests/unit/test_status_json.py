@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from evotrans.cli import main
-from evotrans.commands.sweep import sandwich_specs, sweep_config
 from evotrans.launch.local import LocalLauncher
 from evotrans.search.driver import create_experiment, make_algorithm, run
 from evotrans.search.standin import StandinRunner, standin_fitness
+from evotrans.search.sweeps import sandwich_specs, sweep_config
 from evotrans.search.types import TrialResult
 from evotrans.store import SCHEMA_VERSION, ExperimentStore
 

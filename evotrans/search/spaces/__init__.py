@@ -29,26 +29,13 @@ __all__ = [
 
 
 def space_from_config(table: Mapping[str, Any] | None, where: str = "space") -> SearchSpace:
-    """Build a space from the ``[space]`` table: ``kind = "order"`` (``n_pairs``,
-    ``role``, ``seed``, ``operators``) or ``kind = "genome"`` (see
+    """Build a space from the ``[space]`` table: ``kind = "order"`` (see
+    :meth:`OrderSpace.from_config`) or ``kind = "genome"`` (see
     :class:`~evotrans.search.spaces.genome.GenomeSpace`)."""
     table = dict(table or {})
     kind = table.pop("kind", None)
     if kind == "order":
-        known = {"n_pairs", "role", "seed", "operators"}
-        for key in table:
-            if key not in known:
-                raise EvotransError(
-                    f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})"
-                )
-        if "n_pairs" not in table:
-            raise EvotransError(f"{where}.n_pairs: missing")
-        if "operators" in table:
-            operators = table["operators"]
-            if not isinstance(operators, (list, tuple)):
-                raise EvotransError(f"{where}.operators: must be a list of {', '.join(OPERATORS)}")
-            table["operators"] = tuple(operators)
-        return OrderSpace(**table)
+        return OrderSpace.from_config(table, where=where)
     if kind == "genome":
         from evotrans.search.spaces.genome import GenomeSpace
 

@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from evotrans import genome as g
+from evotrans import schema
 from evotrans.errors import EvotransError
 from evotrans.genome.validate import MAX_CELLS
+from evotrans.schema import setting
 from evotrans.search.spaces.base import seed_and_mutants
 
 BLOCK_COUNTS = ("fixed", "seed")
@@ -60,6 +63,23 @@ def _num_cells(value: Any) -> tuple[int, ...]:
     if len(set(value)) != len(value):
         raise EvotransError(f"space.num_cells: {list(value)} lists a count twice")
     return tuple(value)
+
+
+@dataclass(frozen=True)
+class GenomeTable:
+    """The keys of ``[space] kind = "genome"``; :class:`GenomeSpace` checks their values
+    (and gives the defaults of absent ones)."""
+
+    mutation_p: float = setting(None, help="probability of re-drawing each gene")
+    seed: str = setting(None, help="the seed genome (a seed name, JSON, compact or file)")
+    random_kwargs: Mapping[str, Any] | None = setting(None, help="shape of random genomes")
+    lm: bool = setting(None, help="decoder cells only (genome_lm)")
+    d: int | None = setting(None, help="model width the genomes must fit")
+    heads: int | None = setting(None, help="attention heads the genomes must fit")
+    encoder_blocks: int = setting(None, help="blocks per encoder cell")
+    decoder_blocks: int = setting(None, help="blocks per decoder cell")
+    num_cells: Sequence[int] | None = setting(None, help="cell counts drawn from")
+    block_counts: str = setting(None, help="fixed, or seed (the space before fixed counts)")
 
 
 class GenomeSpace:
@@ -130,13 +150,8 @@ class GenomeSpace:
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any], where: str = "space") -> GenomeSpace:
-        known = {"mutation_p", "seed", "random_kwargs", "lm", "d", "heads", *SHAPE_KEYS}
-        for key in table:
-            if key not in known:
-                raise EvotransError(
-                    f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})"
-                )
-        space = cls(**dict(table))
+        """The space of a ``[space]`` table (without its ``kind``)."""
+        space = cls(**schema.checked(GenomeTable, table, where))
         space.shape_configured = any(key in table for key in SHAPE_KEYS)
         return space
 

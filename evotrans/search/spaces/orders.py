@@ -6,13 +6,33 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
+from evotrans import schema
 from evotrans.errors import EvotransError
+from evotrans.schema import setting
 from evotrans.search.spaces.base import seed_and_mutants
 from evotrans.sublayers import MAX_PAIRS
 
 ROLES = ("lm", "encoder", "decoder", "mt")
 OPERATORS = ("swap", "move", "flip")
+
+
+@dataclass(frozen=True)
+class OrderTable:
+    """The keys of ``[space] kind = "order"``; :class:`OrderSpace` checks their values
+    (and gives the defaults of absent ones)."""
+
+    n_pairs: int = setting(help="s and f sublayers of every order")
+    role: str = setting(None, help=", ".join(ROLES))
+    seed: str | None = setting(None, help="the seed order (default: interleaved)")
+    operators: tuple[str, ...] = setting(
+        None,
+        check=schema.as_tuple(f"must be a list of {', '.join(OPERATORS)}"),
+        help="mutation operators drawn from",
+    )
 
 
 class OrderSpace:
@@ -58,6 +78,11 @@ class OrderSpace:
         interleaved = "sf" * n_pairs
         default = f"{interleaved}|{interleaved}" if role == "mt" else interleaved
         self.seed = self.validate(seed) if seed is not None else default
+
+    @classmethod
+    def from_config(cls, table: Mapping[str, Any], where: str = "space") -> OrderSpace:
+        """The space of a ``[space]`` table (without its ``kind``)."""
+        return cls(**schema.checked(OrderTable, table, where))
 
     def __repr__(self) -> str:
         return f"OrderSpace(n_pairs={self.n_pairs}, role={self.role!r}, seed={self.seed!r})"

@@ -2,8 +2,11 @@
 encoder attention removed), and ``evolved_transformer_lm``: the published ET
 decoder cell written out block by block, for language modelling.
 
-Every ``transformer_lm`` option applies (adaptive input/softmax, shared
-embeddings, positions, dropouts).
+Their options are ``transformer_lm``'s (adaptive input/softmax, shared embeddings,
+positions, dropouts) and ``--genome``; ``sublayer_lm``'s order flags do not apply.
+Checkpoints saved when the config still carried them (``decoder_sublayer_order``,
+``sandwich_coef``, always None) load as before: fairseq drops a checkpoint's keys the
+model's config does not have.
 """
 
 # no `from __future__ import annotations`: fairseq reads the dataclass field types
@@ -13,22 +16,22 @@ from typing import Optional
 
 from fairseq.models import register_model, register_model_architecture
 from fairseq.models.transformer import TransformerConfig
-from fairseq.models.transformer_lm import DEFAULT_MAX_TARGET_POSITIONS, base_lm_architecture
+from fairseq.models.transformer_lm import (
+    DEFAULT_MAX_TARGET_POSITIONS,
+    TransformerLanguageModelConfig,
+    base_lm_architecture,
+)
 from fairseq.utils import safe_getattr
 
 from evotrans.genome import from_compact, without_encoder_attention
 from fairseq_plugins.genomes import resolve_genome
-from fairseq_plugins.models.sublayer_lm import (
-    SublayerLanguageModel,
-    SublayerLanguageModelConfig,
-    sublayer_lm_tiny,
-)
+from fairseq_plugins.models.sublayer_lm import SublayerLanguageModel, sublayer_lm_tiny
 from fairseq_plugins.modules.evolved_transformer import EvolvedDecoder
 from fairseq_plugins.modules.genome_cell import GenomeDecoder
 
 
 @dataclass
-class GenomeLanguageModelConfig(SublayerLanguageModelConfig):
+class GenomeLanguageModelConfig(TransformerLanguageModelConfig):
     genome: Optional[str] = field(
         default=None,
         metadata={
@@ -48,7 +51,8 @@ def _prepare(args) -> None:
 
 @register_model("genome_lm", dataclass=GenomeLanguageModelConfig)
 class GenomeLanguageModel(SublayerLanguageModel):
-    """Decoder-only LM: ``--decoder-layers`` is replaced by the genome's cell count."""
+    """Decoder-only LM: ``--decoder-layers`` is replaced by the genome's cell count.
+    (A :class:`SublayerLanguageModel` for its token embeddings, not for its flags.)"""
 
     @classmethod
     def build_model(cls, args, task):

@@ -17,19 +17,43 @@ from evotrans.store import ExperimentStore, Trial
 
 Fitness = Callable[[TrialRequest], float | None]
 
+#: The stand-in runner's task (it reads no data) and a space of orders of 3 pairs.
+STANDIN_TASK: dict[str, Any] = {"kind": "lm", "data": "unused"}
+ORDERS_3: dict[str, Any] = {"kind": "order", "n_pairs": 3}
+
+
+def experiment(
+    *,
+    steps: list[int],
+    population: int,
+    tournament: int,
+    m: int | None = None,
+    children: int | None = None,
+    space: dict[str, Any] = ORDERS_3,
+    task: dict[str, Any] = STANDIN_TASK,
+    **search: Any,
+) -> dict[str, Any]:
+    """An experiment config: a search of ``steps`` with ``population_size``,
+    ``tournament_size``, ``hurdle_models`` (``m``) and ``max_children`` (each left out when
+    None) and any other ``search`` key, over ``space``, with ``task``."""
+    table = {"steps": steps, "population_size": population, "tournament_size": tournament}
+    table.update(hurdle_models=m, max_children=children, **search)
+    table = {key: value for key, value in table.items() if value is not None}
+    return {"search": table, "space": dict(space), "task": dict(task)}
+
+
 #: A small PDH experiment for driver tests (3 stages, 20 children, m = 4).
-DRIVER_CONFIG: dict[str, Any] = {
-    "search": {
-        "algorithm": "pdh",
-        "steps": [10, 10, 20],
-        "population_size": 6,
-        "tournament_size": 3,
-        "hurdle_models": 4,
-        "max_children": 20,
-    },
-    "space": {"kind": "order", "n_pairs": 3},
-    "task": {"kind": "lm", "data": "unused"},
-}
+DRIVER_CONFIG = experiment(
+    steps=[10, 10, 20], population=6, tournament=3, m=4, children=20, algorithm="pdh"
+)
+
+
+def trial_row(trial: Trial, seq: Mapping[int, int]) -> tuple:
+    """What must be equal of a trial in two runs of one experiment (say, one killed and
+    resumed): its id, its individual's seq (``seq``: by individual id), stage, steps, start
+    steps, status and fitness."""
+    t = trial
+    return (t.id, seq[t.individual_id], t.stage, t.steps, t.start_steps, t.status, t.fitness)
 
 
 def lm_task(data: Path | str, **task: Any) -> dict[str, Any]:
@@ -83,7 +107,7 @@ def make(tmp_path, algorithm="pdh", n_pairs=4, **search: Any):
     config = {
         "search": {"algorithm": algorithm, **search},
         "space": {"kind": "order", "n_pairs": n_pairs},
-        "task": {"kind": "lm", "data": "unused"},
+        "task": dict(STANDIN_TASK),
     }
     store = create_experiment(tmp_path / "exp", config)
     return store, make_algorithm(store)

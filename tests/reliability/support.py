@@ -15,7 +15,7 @@ from typing import Any
 from evotrans.chaos import KILL_ENV
 from evotrans.store import ExperimentStore, holds_experiment
 from tests.fairseq_cli import REPO, tool
-from tests.search_helpers import lm_task, write_toml
+from tests.search_helpers import lm_task, trial_row, write_toml
 
 OUT_ENV = "EVOTRANS_RELIABILITY_OUT"
 SESSION_TIMEOUT_S = 900  # a hung session fails the test (generous: never a speed check)
@@ -171,13 +171,7 @@ def snapshot(out: Path) -> dict[str, list[tuple]]:
             ],
             "trials": [
                 (
-                    t.id,
-                    seq[t.individual_id],
-                    t.stage,
-                    t.steps,
-                    t.start_steps,
-                    t.status,
-                    t.fitness,
+                    *trial_row(t, seq),
                     t.valid_ppl,
                     t.test_ppl,
                     t.steps_done,

@@ -30,6 +30,7 @@ from evotrans.tasks import TaskConfig
 from evotrans.trial import run_trial
 from tests.fairseq_cli import lm_trial
 from tests.reliability.support import SleepOnce, report, venv_env, wait_for
+from tests.search_helpers import experiment
 
 STEPS = 4
 RETRIES: dict[str, dict] = {}  # figures of the retry tests, printed at the end of the module
@@ -192,18 +193,7 @@ def test_unusable_previous_stage_checkpoint_fails_the_trial(faults, tiny_lm_bin,
 
 # -- retry accounting (stand-in runner) -------------------------------------------------------
 
-CONFIG = {
-    "search": {
-        "algorithm": "pdh",
-        "steps": [10, 10],
-        "population_size": 4,
-        "tournament_size": 2,
-        "hurdle_models": 2,
-        "max_children": 6,
-    },
-    "space": {"kind": "order", "n_pairs": 3},
-    "task": {"kind": "lm", "data": "unused"},
-}
+CONFIG = experiment(steps=[10, 10], population=4, tournament=2, m=2, children=6, algorithm="pdh")
 
 
 def _launcher(runner, max_retries: int) -> LocalLauncher:

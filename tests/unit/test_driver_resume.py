@@ -20,21 +20,12 @@ from pathlib import Path
 import pytest
 
 from evotrans.store import ExperimentStore
+from tests.search_helpers import experiment, trial_row
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = {
-    "search": {
-        "algorithm": "pdh",
-        "seed": 11,
-        "steps": [10, 10, 20],
-        "population_size": 5,
-        "tournament_size": 3,
-        "hurdle_models": 3,
-        "max_children": 20,
-    },
-    "space": {"kind": "order", "n_pairs": 3},
-    "task": {"kind": "lm", "data": "unused"},
-}
+CONFIG = experiment(
+    steps=[10, 10, 20], population=5, tournament=3, m=3, children=20, algorithm="pdh", seed=11
+)
 
 
 def child(directory: str, event: str, n: int, sleep: float) -> None:
@@ -92,13 +83,7 @@ def snapshot(directory: Path):
         ]
         trials = [
             (
-                t.id,
-                seq[t.individual_id],
-                t.stage,
-                t.steps,
-                t.start_steps,
-                t.status,
-                t.fitness,
+                *trial_row(t, seq),
                 t.resumed_from_trial,
                 t.finish_seq,
                 t.final,

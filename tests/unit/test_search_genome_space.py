@@ -24,6 +24,9 @@ from evotrans.search.spaces import SearchSpace, space_from_config
 from evotrans.search.spaces.genome import GenomeSpace
 from evotrans.search.standin import StandinRunner
 from evotrans.store import ExperimentStore
+from tests.search_helpers import experiment
+
+GENOMES = {"kind": "genome", "mutation_p": 0.05}
 
 
 def test_genome_space_proposes_valid_distinct_children():
@@ -59,24 +62,11 @@ def test_bad_space_keys_and_seeds_name_the_key():
 
 
 def test_pdh_over_genomes(tmp_path):
-    config = {
-        "search": {
-            "steps": [10, 10],
-            "population_size": 4,
-            "tournament_size": 2,
-            "hurdle_models": 3,
-            "max_children": 10,
-        },
-        "space": {"kind": "genome", "mutation_p": 0.05},
-        "task": {},
-    }
-    store = create_experiment(tmp_path / "exp", config)
-    run(
-        store,
-        make_algorithm(store),
-        LocalLauncher(1, run_trial=StandinRunner(), gpus=[]),
-        poll_interval=0.001,
+    config = experiment(
+        steps=[10, 10], population=4, tournament=2, m=3, children=10, space=GENOMES, task={}
     )
+    store = create_experiment(tmp_path / "exp", config)
+    _run(store)
     individuals = store.individuals()
     assert len(individuals) == 10 and all(i.spec_kind == "genome" for i in individuals)
     assert all(t.status == "ok" for t in store.trials())
@@ -163,17 +153,9 @@ def test_seed_block_counts_is_the_space_before_fixed_counts():
         assert from_compact(child).encoder.num_cells == 6
 
 
-LEGACY = {
-    "search": {
-        "steps": [10, 10],
-        "population_size": 4,
-        "tournament_size": 2,
-        "hurdle_models": 3,
-        "max_children": 6,
-    },
-    "space": {"kind": "genome", "mutation_p": 0.05},
-    "task": {},
-}
+LEGACY = experiment(
+    steps=[10, 10], population=4, tournament=2, m=3, children=6, space=GENOMES, task={}
+)
 
 
 def _run(store, space=None) -> None:

@@ -282,20 +282,19 @@ def test_tournament_picks_the_best_of_its_sample(population, k, seed, replacemen
     assert all(worst(sample).key <= m.key for m in sample)
 
 
+def _evolution(path, population: int, tournament: int, children: int, **search):
+    """Regularized evolution over orders of 3 pairs, one stage of 10 steps."""
+    sizes = {"population_size": population, "tournament_size": tournament}
+    return make(path, "evolution", n_pairs=3, steps=[10], max_children=children, **sizes, **search)
+
+
 def test_tournaments_draw_with_replacement_by_default(tmp_path):
     """With a population of 2 and tournaments of 2, the worse member is the parent when it
     is drawn twice (1 in 4); without replacement it never is."""
     parents = {}
     for replacement in (True, False):
-        store, algo = make(
-            tmp_path / str(replacement),
-            "evolution",
-            n_pairs=3,
-            steps=[10],
-            population_size=2,
-            tournament_size=2,
-            tournament_replacement=replacement,
-            max_children=60,
+        store, algo = _evolution(
+            tmp_path / str(replacement), 2, 2, 60, tournament_replacement=replacement
         )
         worse_parent = 0
         while True:
@@ -312,16 +311,7 @@ def test_tournaments_draw_with_replacement_by_default(tmp_path):
 
 
 def test_tournament_of_whole_population_selects_global_best(tmp_path):
-    store, algo = make(
-        tmp_path,
-        "evolution",
-        n_pairs=3,
-        steps=[10],
-        population_size=6,
-        tournament_size=6,
-        tournament_replacement=False,
-        max_children=30,
-    )
+    store, algo = _evolution(tmp_path, 6, 6, 30, tournament_replacement=False)
     fitness = lambda r: standin_fitness(r.spec, r.steps)  # noqa: E731
     while True:
         population = algo.population()
@@ -334,15 +324,7 @@ def test_tournament_of_whole_population_selects_global_best(tmp_path):
 
 
 def test_aging_population_is_the_newest_p(tmp_path):
-    store, algo = make(
-        tmp_path,
-        "evolution",
-        n_pairs=3,
-        steps=[10],
-        population_size=5,
-        tournament_size=2,
-        max_children=40,
-    )
+    store, algo = _evolution(tmp_path, 5, 2, 40)
     drive(algo, lambda r: standin_fitness(r.spec, r.steps))
     for ind in store.individuals()[5:]:
         parent = store.individual(ind.parent_id)
@@ -354,16 +336,8 @@ def test_aging_population_is_the_newest_p(tmp_path):
 
 @pytest.mark.parametrize("replacement", [True, False])
 def test_remove_worst_population(tmp_path, replacement):
-    store, algo = make(
-        tmp_path,
-        "evolution",
-        n_pairs=3,
-        steps=[10],
-        population_size=5,
-        tournament_size=3,
-        tournament_replacement=replacement,
-        population_mode="remove_worst",
-        max_children=40,
+    store, algo = _evolution(
+        tmp_path, 5, 3, 40, tournament_replacement=replacement, population_mode="remove_worst"
     )
     while True:
         population = {m.id: m for m in algo.population()}

@@ -19,7 +19,7 @@
 #   MAX_CHILDREN     child models (default: the config's 500; 3 in the tiny form)
 #   LAUNCHER         local (default; WORKERS trials at once, one GPU each) or slurm
 #                    (GPUS_PER_TRIAL, SLURM_PARTITION, SLURM_ACCOUNT, SLURM_TIME_MIN (1440),
-#                    SLURM_MAX_JOBS (32), SLURM_CPUS_PER_TRIAL; see recipes/lib/common.sh).
+#                    SLURM_MAX_JOBS (32), SLURM_CPUS_PER_TRIAL; see recipes/lib/search.sh).
 #                    GPUS_PER_TRIAL must divide 24: update-freq becomes 24 / GPUS_PER_TRIAL, so
 #                    an update keeps the paper's 8 GPUs x 3 x 3,072 tokens.
 #   EVOTRANS, DRY_RUN as in every recipe (recipes/lib/common.sh)
@@ -28,6 +28,8 @@
 # OUT_DIR/report.html, report.md, figures/, *.csv.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/search.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/wikitext103.sh"
 
 take_tiny_flag "$@"
 [ "$TINY_FLAG_TAKEN" = "1" ] && shift

@@ -17,13 +17,14 @@
 #   MAX_CHILDREN     child models (default: the config's 15,000; 3 in the tiny form)
 #   LAUNCHER         local (default; WORKERS trials at once, one GPU each) or slurm
 #                    (GPUS_PER_TRIAL, SLURM_PARTITION, SLURM_ACCOUNT, SLURM_TIME_MIN (720),
-#                    SLURM_MAX_JOBS (64), SLURM_CPUS_PER_TRIAL; see recipes/lib/common.sh)
+#                    SLURM_MAX_JOBS (64), SLURM_CPUS_PER_TRIAL; see recipes/lib/search.sh)
 #   EVOTRANS, DRY_RUN as in every recipe (recipes/lib/common.sh)
 #
 # Output: OUT_DIR/experiment.sqlite (the store), OUT_DIR/trials/*/ (every fairseq-train run),
 # OUT_DIR/report.html, report.md, figures/, *.csv.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/search.sh"
 
 take_tiny_flag "$@"
 [ "$TINY_FLAG_TAKEN" = "1" ] && shift

@@ -23,13 +23,15 @@
 #            first use (DATA may name a prepared copy)
 #   LAUNCHER local (default; WORKERS trials at once, one GPU each) or slurm (GPUS_PER_TRIAL,
 #            which must divide 24, SLURM_PARTITION, SLURM_ACCOUNT, SLURM_TIME_MIN (1440),
-#            SLURM_MAX_JOBS (32), SLURM_CPUS_PER_TRIAL; see recipes/lib/common.sh)
+#            SLURM_MAX_JOBS (32), SLURM_CPUS_PER_TRIAL; see recipes/lib/search.sh)
 #   EVOTRANS, DRY_RUN as in every recipe (recipes/lib/common.sh)
 #
 # Output: OUT_DIR/experiment.sqlite, OUT_DIR/trials/*/, OUT_DIR/report.html, report.md,
 # figures/ (sandwich.png: perplexity against k), sweep.csv.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/search.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/wikitext103.sh"
 
 take_tiny_flag "$@"
 [ "$TINY_FLAG_TAKEN" = "1" ] && shift

@@ -1,5 +1,7 @@
-# Shared helpers for the recipes (sourced, never run). Only checks and tool lookup live
-# here: the work itself is done by the `evotrans` and fairseq command-line tools.
+# Shared helpers of every recipe (sourced, never run): messages, tool lookup, input checks
+# and fairseq argument helpers. The work itself is done by the `evotrans` and fairseq
+# command-line tools. Topic libraries, sourced after this one: search.sh (the search
+# recipes), wikitext103.sh (the WikiText-103 searches), wmt14.sh (the WMT'14 training).
 #
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 #
@@ -62,6 +64,17 @@ fairseq_tool() {
     fi
 }
 
+# python_tool: the Python interpreter next to the fairseq tools (to run fairseq's own scripts).
+python_tool() {
+    local train
+    train="$(fairseq_tool fairseq-train)"
+    if [ -x "$(dirname "$train")/python" ]; then
+        echo "$(dirname "$train")/python"
+    else
+        command -v python3 || die "python3 not found"
+    fi
+}
+
 # run CMD ARGS...: run (or, with DRY_RUN=1, print) one command given as an argument list.
 run() {
     if [ "$DRY_RUN" = "1" ]; then
@@ -118,7 +131,18 @@ nonneg_int() {
     [[ "$1" =~ ^[0-9]+$ ]] || die "$2 must be a non-negative integer, got '$1'"
 }
 
-# --- added for the paper-scale recipes (issue #7) -------------------------------------------
+# require_output_dir PATH MARKER: die unless PATH is absent, an empty directory, or a directory
+# holding MARKER (the completion marker of an earlier run, which may then be updated).
+require_output_dir() {
+    local out="$1" marker="$2"
+    [ -e "$out" ] || [ -L "$out" ] || return 0
+    [ -d "$out" ] || die "output path $out exists and is not a directory"
+    [ -e "$out/$marker" ] && return 0
+    [ -z "$(ls -A "$out")" ] ||
+        die "output directory $out exists but is not a finished output of this recipe (no $marker): remove it or choose another OUT_DIR"
+}
+
+# -- fairseq command lines (training and evaluation recipes) ---------------------------------
 
 # split_extra_args ARGS...: sets POSITIONAL (the arguments before a `--`) and EXTRA_ARGS (those
 # after it, passed through to the fairseq tool unchanged).
@@ -170,17 +194,6 @@ precision_flags() {
     esac
 }
 
-# require_output_dir PATH MARKER: die unless PATH is absent, an empty directory, or a directory
-# holding MARKER (the completion marker of an earlier run, which may then be updated).
-require_output_dir() {
-    local out="$1" marker="$2"
-    [ -e "$out" ] || [ -L "$out" ] || return 0
-    [ -d "$out" ] || die "output path $out exists and is not a directory"
-    [ -e "$out/$marker" ] && return 0
-    [ -z "$(ls -A "$out")" ] ||
-        die "output directory $out exists but is not a finished output of this recipe (no $marker): remove it or choose another OUT_DIR"
-}
-
 # json_str TEXT: TEXT as a JSON string literal (quotes, backslashes and control characters escaped).
 json_str() {
     local s="$1"
@@ -190,170 +203,4 @@ json_str() {
     s=${s//$'\n'/\\n}
     s=${s//$'\r'/\\r}
     printf '"%s"' "$(tr -d '\000-\037' <<<"$s")"
-}
-
-# python_tool: the Python interpreter next to the fairseq tools (to run fairseq's own scripts).
-python_tool() {
-    local train
-    train="$(fairseq_tool fairseq-train)"
-    if [ -x "$(dirname "$train")/python" ]; then
-        echo "$(dirname "$train")/python"
-    else
-        command -v python3 || die "python3 not found"
-    fi
-}
-
-# -- search recipes (evolve-pdh-*.sh, sweep-*.sh) ------------------------------------------------
-# Environment understood by the search recipes (see docs/recipes.md):
-#   LAUNCHER=local|slurm   where trials run (default local: one GPU per worker, CPU without GPUs)
-#   WORKERS                local: trials at once (default: the config's launcher.workers)
-#   GPUS_PER_TRIAL         slurm: GPUs of one trial's job (default 1)
-#   SLURM_PARTITION, SLURM_ACCOUNT   slurm: where jobs go (default: the cluster's defaults)
-#   SLURM_TIME_MIN         slurm: time limit of one job; a job that runs out (or is preempted)
-#                          is requeued and its trial resumes from its checkpoint
-#   SLURM_MAX_JOBS         slurm: trials queued or running at once
-#   SLURM_CPUS_PER_TRIAL   slurm: CPUs of one trial's job (default 8)
-#   DATA                   prepared fairseq binaries (default: the recipe's prepare recipe's output)
-
-# search_help: print the recipe's header comment (its usage) on stdout.
-search_help() {
-    local line
-    while IFS= read -r line; do
-        case "$line" in
-            '#!'*) continue ;;
-            '#'*)
-                line="${line#\#}"
-                echo "${line# }"
-                ;;
-            *) break ;;
-        esac
-    done <"$0"
-}
-
-# search_out_dir DEFAULT ARGS...: set OUT_DIR from the recipe's arguments (after take_tiny_flag's
-# shift): [OUT_DIR], default DEFAULT (DEFAULT-tiny with TINY=1); -h/--help prints the header;
-# anything else dies.
-search_out_dir() {
-    local default="$1"
-    shift
-    [ "$TINY" = "1" ] && default="$default-tiny"
-    local usage="usage: $RECIPE_NAME [--tiny] [OUT_DIR]"
-    case "${1:-}" in
-        -h | --help)
-            search_help
-            exit 0
-            ;;
-        --tiny) die "--tiny must be the first argument ($usage)" ;;
-        -*) die "unknown option '$1' ($usage)" ;;
-    esac
-    [ $# -le 1 ] || die "too many arguments ($usage)"
-    OUT_DIR="${1:-$default}"
-    [ -n "$OUT_DIR" ] || die "OUT_DIR must not be empty ($usage)"
-}
-
-# search_slurm_name VALUE NAME: die unless VALUE is a plain Slurm name (partition, account).
-search_slurm_name() {
-    [[ "$1" =~ ^[A-Za-z0-9_.,:-]+$ ]] || die "$2 must be a Slurm name (letters, digits, _.,:-), got '$1'"
-}
-
-# search_launch_args TIME_MIN MAX_JOBS: set LAUNCH_ARGS, the evotrans options (--workers,
-# --launcher slurm --set launcher...) of LAUNCHER & co.; TIME_MIN and MAX_JOBS are the recipe's
-# defaults for SLURM_TIME_MIN and SLURM_MAX_JOBS. Dies on bad values before anything runs.
-search_launch_args() {
-    LAUNCHER="${LAUNCHER:-local}"
-    one_of "$LAUNCHER" LAUNCHER local slurm
-    LAUNCH_ARGS=()
-    if [ "$LAUNCHER" = "local" ]; then
-        if [ -n "${WORKERS:-}" ]; then
-            positive_int "$WORKERS" WORKERS
-            LAUNCH_ARGS+=(--workers "$WORKERS")
-        fi
-        return 0
-    fi
-    [ -z "${WORKERS:-}" ] || die "WORKERS applies to LAUNCHER=local (with LAUNCHER=slurm set SLURM_MAX_JOBS)"
-    GPUS_PER_TRIAL="${GPUS_PER_TRIAL:-1}"
-    SLURM_TIME_MIN="${SLURM_TIME_MIN:-$1}"
-    SLURM_MAX_JOBS="${SLURM_MAX_JOBS:-$2}"
-    SLURM_CPUS_PER_TRIAL="${SLURM_CPUS_PER_TRIAL:-8}"
-    positive_int "$GPUS_PER_TRIAL" GPUS_PER_TRIAL
-    positive_int "$SLURM_TIME_MIN" SLURM_TIME_MIN
-    positive_int "$SLURM_MAX_JOBS" SLURM_MAX_JOBS
-    positive_int "$SLURM_CPUS_PER_TRIAL" SLURM_CPUS_PER_TRIAL
-    LAUNCH_ARGS+=(
-        --launcher slurm
-        --set 'launcher.cluster="slurm"'
-        --set "launcher.max_in_flight=$SLURM_MAX_JOBS"
-        --set "launcher.params.nodes=1"
-        --set "launcher.params.tasks_per_node=1"
-        --set "launcher.params.gpus_per_node=$GPUS_PER_TRIAL"
-        --set "launcher.params.cpus_per_task=$SLURM_CPUS_PER_TRIAL"
-        --set "launcher.params.timeout_min=$SLURM_TIME_MIN"
-    )
-    if [ -n "${SLURM_PARTITION:-}" ]; then
-        search_slurm_name "$SLURM_PARTITION" SLURM_PARTITION
-        LAUNCH_ARGS+=(--set "launcher.params.slurm_partition=\"$SLURM_PARTITION\"")
-    fi
-    if [ -n "${SLURM_ACCOUNT:-}" ]; then
-        search_slurm_name "$SLURM_ACCOUNT" SLURM_ACCOUNT
-        LAUNCH_ARGS+=(--set "launcher.params.slurm_account=\"$SLURM_ACCOUNT\"")
-    fi
-}
-
-# search_data_args DEFAULT HOW FILE...: set DATA_ARGS (--data DIR) for DIR = $DATA, else DEFAULT;
-# both empty: no option (the config's own task.data/task.raw). Dies, naming DIR and HOW (how to
-# make it), unless DIR is a directory holding every FILE.
-search_data_args() {
-    local default="$1" how="$2"
-    shift 2
-    local dir="${DATA:-$default}" file
-    DATA_ARGS=()
-    [ -n "$dir" ] || return 0
-    require_dir "$dir" "$how"
-    for file in "$@"; do
-        require_file "$dir/$file" "$how"
-    done
-    DATA_ARGS=(--data "$dir")
-}
-
-# search_has_experiment DIR: true when DIR holds an experiment store (evotrans resume DIR works).
-search_has_experiment() {
-    [ -e "$1/experiment.sqlite" ]
-}
-
-# search_resume DIR: continue the experiment in DIR with LAUNCH_ARGS (finished trials are kept).
-search_resume() {
-    note "$1 holds an experiment: resuming it (finished trials are kept, none is retrained;" \
-        "the stored config is used, DATA and the recipe's settings are not read again)"
-    evotrans resume "$1" ${LAUNCH_ARGS[@]+"${LAUNCH_ARGS[@]}"}
-}
-
-# search_report DIR: report.html, report.md, figures/ and CSV tables of the experiment in DIR.
-search_report() {
-    evotrans report "$1" --csv
-    note "report: $1/report.html ($1/report.md, $1/figures/, $1/*.csv)"
-}
-
-# search_wiki103_batch_args: set BATCH_ARGS for the WikiText-103 recipes: with LAUNCHER=slurm and
-# GPUS_PER_TRIAL > 1 (not in the tiny form), update-freq 24 / GPUS_PER_TRIAL keeps the paper's
-# 73,728 tokens per update (8 GPUs x update-freq 3 x 3,072 tokens).
-search_wiki103_batch_args() {
-    BATCH_ARGS=()
-    [ "$TINY" != "1" ] && [ "$LAUNCHER" = "slurm" ] && [ "$GPUS_PER_TRIAL" != "1" ] || return 0
-    [ $((24 % GPUS_PER_TRIAL)) -eq 0 ] ||
-        die "GPUS_PER_TRIAL must divide 24 (the paper's 8 GPUs x update-freq 3), got $GPUS_PER_TRIAL"
-    BATCH_ARGS=(--set "task.train_args.update-freq=$((24 / GPUS_PER_TRIAL))")
-}
-
-# search_wiki103_config: the WikiText-103 search config (its tiny form with TINY=1) in
-# `config`, and the data directory checks and --data arguments in DATA_ARGS.
-search_wiki103_config() {
-    if [ "$TINY" = "1" ]; then
-        config="$RECIPES_DIR/configs/pdh-wikitext103-tiny.toml"
-        search_data_args "" "a prepared copy of data/demo/lm, e.g. from recipes/prepare-demo.sh" \
-            dict.txt
-    else
-        config="$RECIPES_DIR/configs/pdh-wikitext103.toml"
-        search_data_args "$REPO_DIR/data/wikitext103-bin" \
-            "make it with recipes/prepare-wikitext103.sh, or set DATA to its output" dict.txt
-    fi
 }

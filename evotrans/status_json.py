@@ -247,7 +247,7 @@ def status_object(store: ExperimentStore, directory: str | Path, top: int = 10) 
             "spec": individual.spec,
             "origin": individual.origin,
             "stage": trial.stage,
-            "steps": trial.steps_done or trial.steps,
+            "steps": trial.steps_reached,
             "params": trial.params,
             "fitness": _number(trial.fitness),
             "valid_ppl": _number(trial.valid_ppl),

@@ -175,7 +175,7 @@ def _best_columns(view: View, kind: str) -> list[Column[Best]]:
         Column("origin", lambda b: b[0].origin, left=True),
         Column("order / genome", lambda b: short(b[0].spec, limit, mark), left=True),
         Column("stage", lambda b: str(b[1].stage)),
-        Column("steps", lambda b: f"{b[1].steps_done or b[1].steps:,}"),
+        Column("steps", lambda b: f"{b[1].steps_reached:,}"),
         *numbers,
     ]
 

@@ -13,8 +13,17 @@ from pathlib import Path
 import pytest
 
 from evotrans.errors import EvotransError
-from evotrans.search.types import TrialResult
+from evotrans.search.types import (
+    FINISHED_STATUSES,
+    STATUSES,
+    UNFINISHED_STATUSES,
+    TrialResult,
+    TrialStatus,
+    is_finished,
+    trained_steps,
+)
 from evotrans.store import SCHEMA_VERSION, ExperimentStore, check_experiment, holds_experiment
+from evotrans.store.schema import RESERVED_SQL, TRAINED_SQL
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = {"search": {"algorithm": "pdh"}, "space": {"kind": "order", "n_pairs": 2}}
@@ -165,6 +174,34 @@ def test_budget_counts_trained_increments(store):
     )
     assert b.wall_time == pytest.approx(1.5)
     assert sum(t.trained_steps for t in store.trials()) == b.steps_trained
+
+
+def test_trial_status_is_its_stored_string():
+    assert [str(s) for s in STATUSES] == [
+        *("pending", "running", "ok", "failed", "diverged", "timeout", "oom")
+    ]
+    assert set(STATUSES) == {*FINISHED_STATUSES, *UNFINISHED_STATUSES}
+    for status in STATUSES:
+        value = status.value
+        assert status == value and hash(status) == hash(value) and f"{status}" == value
+        assert value in set(STATUSES) and status in {value}  # plain strings from the store
+        assert status.is_finished() == is_finished(value) == (status in FINISHED_STATUSES)
+        assert TrialStatus(value) is status
+    assert not is_finished("interrupted")
+
+
+@pytest.mark.parametrize("status", [s.value for s in STATUSES])
+def test_trained_steps_sql_is_the_python_rule(status: str):
+    """The store's SUM(TRAINED_SQL) and search.types.trained_steps count the same."""
+    conn = sqlite3.connect(":memory:")
+    for steps_done in (None, 0, 3, 12, 20, 25):
+        row = (status, 20, 10, steps_done)
+        sql = f"SELECT {TRAINED_SQL}, {RESERVED_SQL} FROM (SELECT ? AS status, ? AS steps,"
+        trained, reserved = conn.execute(
+            sql + " ? AS start_steps, ? AS steps_done)", row
+        ).fetchone()
+        assert trained == trained_steps(*row), row
+        assert reserved == (0 if is_finished(status) else 10), row
 
 
 def test_summary_and_members_fast_on_10k_trials(store):

@@ -18,26 +18,26 @@ def _need_fairseq() -> None:
         pytest.skip("fairseq is not installed (run `make setup`)")
 
 
+def _demo_bin(request, kind: str) -> Path:
+    """``data/demo/<kind>`` prepared (:mod:`evotrans.prepare`) into pytest's cache."""
+    _need_fairseq()
+    from evotrans import prepare
+
+    out = Path(request.config.cache.mkdir("evotrans-data")) / kind
+    getattr(prepare, f"prepare_{kind}")(REPO / "data" / "demo" / kind, out, vocab_size=2000)
+    return out
+
+
 @pytest.fixture(scope="session")
 def demo_lm_bin(request) -> Path:
     """The demo English corpus as fairseq binaries (sentencepiece, small vocabulary)."""
-    _need_fairseq()
-    from evotrans.prepare import prepare_lm
-
-    out = Path(request.config.cache.mkdir("evotrans-data")) / "lm"
-    prepare_lm(REPO / "data" / "demo" / "lm", out, vocab_size=2000)
-    return out
+    return _demo_bin(request, "lm")
 
 
 @pytest.fixture(scope="session")
 def demo_mt_bin(request) -> Path:
     """The demo German–English corpus as fairseq binaries (joint sentencepiece)."""
-    _need_fairseq()
-    from evotrans.prepare import prepare_mt
-
-    out = Path(request.config.cache.mkdir("evotrans-data")) / "mt"
-    prepare_mt(REPO / "data" / "demo" / "mt", out, vocab_size=2000)
-    return out
+    return _demo_bin(request, "mt")
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ Fitness = Callable[[TrialRequest], float | None]
 #: The stand-in runner's task (it reads no data) and a space of orders of 3 pairs.
 STANDIN_TASK: dict[str, Any] = {"kind": "lm", "data": "unused"}
 ORDERS_3: dict[str, Any] = {"kind": "order", "n_pairs": 3}
+#: The genome space (the paper's block space), mutation probability 0.05.
+GENOMES: dict[str, Any] = {"kind": "genome", "mutation_p": 0.05}
 
 
 def experiment(
@@ -46,6 +48,8 @@ def experiment(
 DRIVER_CONFIG = experiment(
     steps=[10, 10, 20], population=6, tournament=3, m=4, children=20, algorithm="pdh"
 )
+#: The same with 16 children (the status and report tests' experiment).
+REPORT_CONFIG = {**DRIVER_CONFIG, "search": {**DRIVER_CONFIG["search"], "max_children": 16}}
 
 
 def trial_row(trial: Trial, seq: Mapping[int, int]) -> tuple:

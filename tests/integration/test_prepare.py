@@ -52,6 +52,14 @@ def _forbid_work(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prepare, "_run", fail)
 
 
+def _assert_second_call_is_a_no_op(kind: str, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Preparing ``kind`` into an up-to-date ``out`` again does no work and touches nothing."""
+    before = _snapshot(out)
+    _forbid_work(monkeypatch)
+    assert getattr(prepare, f"prepare_{kind}")(DEMO / kind, out, vocab_size=VOCAB) == out
+    assert _snapshot(out) == before
+
+
 @pytest.fixture(scope="module")
 def lm_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _need_fairseq()
@@ -91,10 +99,7 @@ def test_prepare_lm_writes_fairseq_binaries(lm_out: Path) -> None:
 
 @pytest.mark.integration
 def test_prepare_lm_second_call_is_a_no_op(lm_out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    before = _snapshot(lm_out)
-    _forbid_work(monkeypatch)
-    assert prepare.prepare_lm(DEMO / "lm", lm_out, vocab_size=VOCAB) == lm_out
-    assert _snapshot(lm_out) == before
+    _assert_second_call_is_a_no_op("lm", lm_out, monkeypatch)
 
 
 @pytest.mark.integration
@@ -121,10 +126,7 @@ def test_prepare_mt_spm_model_round_trips(mt_out: Path) -> None:
 
 @pytest.mark.integration
 def test_prepare_mt_second_call_is_a_no_op(mt_out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    before = _snapshot(mt_out)
-    _forbid_work(monkeypatch)
-    assert prepare.prepare_mt(DEMO / "mt", mt_out, vocab_size=VOCAB) == mt_out
-    assert _snapshot(mt_out) == before
+    _assert_second_call_is_a_no_op("mt", mt_out, monkeypatch)
 
 
 @pytest.mark.integration

@@ -38,6 +38,7 @@ from evotrans.search.sweeps import (
 )
 from evotrans.search.types import TrialRequest, TrialResult
 from evotrans.store import ExperimentStore
+from tests.search_helpers import REPORT_CONFIG
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = {"task": {"kind": "lm", "data": "unused"}, "launcher": {"kind": "local"}}
@@ -77,18 +78,7 @@ def sandwich_config() -> dict:
     return sweep_config(BASE, specs, SEEDS, steps=100, pairs=3, name="t", description="t")
 
 
-PDH = {
-    "search": {
-        "algorithm": "pdh",
-        "steps": [10, 10, 20],
-        "population_size": 6,
-        "tournament_size": 3,
-        "hurdle_models": 4,
-        "max_children": 16,
-    },
-    "space": {"kind": "order", "n_pairs": 3},
-    "task": {"kind": "lm", "data": "unused"},
-}
+PDH = REPORT_CONFIG
 
 
 @pytest.fixture(scope="module")

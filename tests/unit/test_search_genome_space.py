@@ -24,9 +24,7 @@ from evotrans.search.spaces import SearchSpace, space_from_config
 from evotrans.search.spaces.genome import GenomeSpace
 from evotrans.search.standin import StandinRunner
 from evotrans.store import ExperimentStore
-from tests.search_helpers import experiment
-
-GENOMES = {"kind": "genome", "mutation_p": 0.05}
+from tests.search_helpers import GENOMES, experiment
 
 
 def test_genome_space_proposes_valid_distinct_children():

@@ -21,30 +21,12 @@ from evotrans.search.standin import StandinRunner, standin_fitness
 from evotrans.search.sweeps import sandwich_specs, sweep_config
 from evotrans.search.types import TrialResult
 from evotrans.store import SCHEMA_VERSION, ExperimentStore
+from tests.search_helpers import GENOMES, REPORT_CONFIG, experiment
 
-PDH = {
-    "search": {
-        "algorithm": "pdh",
-        "steps": [10, 10, 20],
-        "population_size": 6,
-        "tournament_size": 3,
-        "hurdle_models": 4,
-        "max_children": 16,
-    },
-    "space": {"kind": "order", "n_pairs": 3},
-    "task": {"kind": "lm", "data": "unused"},
-}
-GENOME = {
-    "search": {
-        "steps": [10, 10],
-        "population_size": 4,
-        "tournament_size": 2,
-        "hurdle_models": 3,
-        "max_children": 8,
-    },
-    "space": {"kind": "genome", "mutation_p": 0.05},
-    "task": {},
-}
+PDH = REPORT_CONFIG
+GENOME = experiment(
+    steps=[10, 10], population=4, tournament=2, m=3, children=8, space=GENOMES, task={}
+)
 BASE = {"task": {"kind": "lm", "data": "unused"}, "launcher": {"kind": "local"}}
 
 

@@ -52,6 +52,17 @@ DRIVER_CONFIG = experiment(
 REPORT_CONFIG = {**DRIVER_CONFIG, "search": {**DRIVER_CONFIG["search"], "max_children": 16}}
 
 
+def local_slurm(directory: Path, run_trial: Any, timeout_min: int, cls: Any = None, **settings):
+    """A Slurm launcher (``cls``: a subclass) whose jobs submitit runs on this machine, its
+    files in ``directory / "submitit"``."""
+    if cls is None:
+        from evotrans.launch.slurm import SlurmLauncher as cls
+    params = {"timeout_min": timeout_min}
+    return cls(
+        params, folder=directory / "submitit", cluster="local", run_trial=run_trial, **settings
+    )
+
+
 def trial_row(trial: Trial, seq: Mapping[int, int]) -> tuple:
     """What must be equal of a trial in two runs of one experiment (say, one killed and
     resumed): its id, its individual's seq (``seq``: by individual id), stage, steps, start

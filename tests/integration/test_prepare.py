@@ -60,20 +60,22 @@ def _assert_second_call_is_a_no_op(kind: str, out: Path, monkeypatch: pytest.Mon
     assert _snapshot(out) == before
 
 
+def _prepared(tmp_path_factory: pytest.TempPathFactory, kind: str) -> Path:
+    """``data/demo/<kind>`` prepared into a new directory (which prepare returns)."""
+    _need_fairseq()
+    out = tmp_path_factory.mktemp("prepare") / kind
+    assert getattr(prepare, f"prepare_{kind}")(DEMO / kind, out, vocab_size=VOCAB) == out
+    return out
+
+
 @pytest.fixture(scope="module")
 def lm_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _need_fairseq()
-    out = tmp_path_factory.mktemp("prepare") / "lm"
-    assert prepare.prepare_lm(DEMO / "lm", out, vocab_size=VOCAB) == out
-    return out
+    return _prepared(tmp_path_factory, "lm")
 
 
 @pytest.fixture(scope="module")
 def mt_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _need_fairseq()
-    out = tmp_path_factory.mktemp("prepare") / "mt"
-    assert prepare.prepare_mt(DEMO / "mt", out, vocab_size=VOCAB) == out
-    return out
+    return _prepared(tmp_path_factory, "mt")
 
 
 # --- integration: real sentencepiece + fairseq-preprocess ---------------------------------------

@@ -151,14 +151,14 @@ def lanes(demo_lm_bin: Path, demo_mt_bin: Path, tmp_path_factory: pytest.TempPat
     root = tmp_path_factory.mktemp("train")
     saves = {key: root / key for key in ("sandwich", "evolved", "transformer")}
 
+    def train(key: str, name: str, data: Path, *args: str, **env: str):
+        """A training recipe into ``saves[key]``."""
+        return recipe(name, *args, DATA=str(data), SAVE_DIR=str(saves[key]), **env)
+
     def lm_lane() -> dict[str, subprocess.CompletedProcess]:
         runs = {}
-        runs["sandwich"] = recipe(
-            "train-sandwich-lm-wikitext103.sh",
-            "--tiny",
-            "6",
-            DATA=str(demo_lm_bin),
-            SAVE_DIR=str(saves["sandwich"]),
+        runs["sandwich"] = train(
+            "sandwich", "train-sandwich-lm-wikitext103.sh", demo_lm_bin, "--tiny", "6"
         )
         runs["evaluate-lm"] = recipe(
             "evaluate-lm.sh",
@@ -166,23 +166,15 @@ def lanes(demo_lm_bin: Path, demo_mt_bin: Path, tmp_path_factory: pytest.TempPat
             str(saves["sandwich"] / "checkpoint_best.pt"),
             str(demo_lm_bin),
         )
-        runs["transformer"] = recipe(
-            "train-transformer-wmt14.sh",
-            "big",
-            DATA=str(demo_mt_bin),
-            SAVE_DIR=str(saves["transformer"]),
-            TINY="1",
+        runs["transformer"] = train(
+            "transformer", "train-transformer-wmt14.sh", demo_mt_bin, "big", TINY="1"
         )
         return runs
 
     def mt_lane() -> dict[str, subprocess.CompletedProcess]:
         runs = {}
-        runs["evolved"] = recipe(
-            "train-evolved-transformer-wmt14.sh",
-            "--tiny",
-            "base",
-            DATA=str(demo_mt_bin),
-            SAVE_DIR=str(saves["evolved"]),
+        runs["evolved"] = train(
+            "evolved", "train-evolved-transformer-wmt14.sh", demo_mt_bin, "--tiny", "base"
         )
         runs["evaluate-mt"] = recipe(  # the averaged checkpoint, as the full recipe says
             "evaluate-mt.sh",

@@ -30,7 +30,7 @@ from evotrans.tasks import TaskConfig
 from evotrans.trial import run_trial
 from tests.fairseq_cli import lm_trial
 from tests.reliability.support import SleepOnce, report, venv_env, wait_for
-from tests.search_helpers import experiment
+from tests.search_helpers import experiment, local_slurm
 
 STEPS = 4
 RETRIES: dict[str, dict] = {}  # figures of the retry tests, printed at the end of the module
@@ -339,13 +339,7 @@ class Spy(SlurmLauncher):
 def _submitit_run(tmp_path: Path, monkeypatch, max_retries: int, take_away) -> tuple:
     monkeypatch.setenv("PYTHONPATH", venv_env()["PYTHONPATH"])
     store = create_experiment(tmp_path / "exp", SWEEP)
-    launcher = Spy(
-        {"timeout_min": 20},
-        folder=tmp_path / "exp" / "submitit",
-        cluster="local",
-        run_trial=SleepOnce(),
-        max_retries=max_retries,
-    )
+    launcher = local_slurm(tmp_path / "exp", SleepOnce(), 20, Spy, max_retries=max_retries)
     launcher.jobs = []
     driver = threading.Thread(
         target=run, args=(store, make_algorithm(store), launcher), kwargs={"poll_interval": 0.05}

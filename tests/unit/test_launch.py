@@ -17,6 +17,7 @@ from evotrans.launch.local import LocalLauncher, detect_gpus
 from evotrans.search.driver import create_experiment, make_algorithm, run
 from evotrans.search.standin import StandinRunner
 from evotrans.search.types import TrialRequest, TrialResult
+from tests.search_helpers import local_slurm
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -172,13 +173,7 @@ def test_submitit_local_executor_runs_trials(tmp_path, monkeypatch):
 
     # a job that dies is a failed trial, and the search goes on
     other = create_experiment(tmp_path / "other", config)
-    launcher = SlurmLauncher(
-        {"timeout_min": 5},
-        folder=tmp_path / "other" / "submitit",
-        cluster="local",
-        run_trial=Explode(),
-        max_in_flight=2,
-    )
+    launcher = local_slurm(tmp_path / "other", Explode(), 5, max_in_flight=2)
     run(other, make_algorithm(other), launcher, poll_interval=0.05)
     failed = other.trials()
     assert [t.status for t in failed] == ["failed", "failed"]

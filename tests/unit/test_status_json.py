@@ -175,6 +175,14 @@ def test_sweep(tmp_path, capsys):
     assert all(i["trials"][0]["steps"] == 30 for i in data["individuals"])
 
 
+def _add_order(store: ExperimentStore, spec: str, hash: str, origin: str = "random", **fields):
+    """An order individual and its first trial (stage 0, 10 steps), added to ``store``."""
+    first = {"stage": 0, "steps": 10}
+    return store.add_individual(
+        spec_kind="order", spec=spec, hash=hash, origin=origin, first_trial=first, **fields
+    )
+
+
 def test_empty_experiment_and_unfinished_and_non_finite_results(tmp_path, capsys):
     out = tmp_path / "exp"
     create_experiment(out, PDH).close()
@@ -182,21 +190,8 @@ def test_empty_experiment_and_unfinished_and_non_finite_results(tmp_path, capsys
     assert data["individuals"] == [] and data["hurdles"] == [] and data["stages"] == []
     assert data["compute"]["steps"] == 0 and data["counts"]["trials"] == 0
     with ExperimentStore.open(out) as store:
-        a, ta = store.add_individual(
-            spec_kind="order",
-            spec="ssffsf",
-            hash="h",
-            origin="random",
-            first_trial={"stage": 0, "steps": 10},
-        )
-        store.add_individual(
-            spec_kind="order",
-            spec="sfsfsf",
-            hash="g",
-            origin="mutation",
-            parent_id=a.id,
-            first_trial={"stage": 0, "steps": 10},
-        )
+        a, ta = _add_order(store, "ssffsf", "h")
+        _add_order(store, "sfsfsf", "g", origin="mutation", parent_id=a.id)
         store.mark_running(ta.id)
         store.record_result(ta.id, TrialResult(status="diverged", fitness=-math.inf, steps_done=4))
     data = status_json(out, capsys)
@@ -235,13 +230,7 @@ def test_a_live_store_and_a_wal_without_its_shm(tmp_path, capsys):
     out = run_store(tmp_path / "exp", PDH)
     with ExperimentStore.open(out) as writer:  # a driver holding the store: -wal and -shm
         writer.set_meta("note", "x")
-        individual, _ = writer.add_individual(
-            spec_kind="order",
-            spec="fsfsfs",
-            hash="w",
-            origin="random",
-            first_trial={"stage": 0, "steps": 10},
-        )
+        individual, _ = _add_order(writer, "fsfsfs", "w")
         assert (out / "experiment.sqlite-wal").stat().st_size > 0
         before = files(out)
         data = status_json(out, capsys)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from evotrans import schema
+from evotrans import launch, schema
 from evotrans.config import ExperimentTables, load_experiment_config
 from evotrans.errors import EvotransError
 from evotrans.launch import (
@@ -21,6 +21,7 @@ from evotrans.launch import (
     check_launcher_config,
     launcher_settings,
 )
+from evotrans.overrides import LAUNCHER_KINDS
 from evotrans.search.config import SearchConfig
 from evotrans.search.spaces import space_from_config
 from evotrans.search.spaces.genome import GenomeTable
@@ -267,6 +268,10 @@ def test_launcher_settings_by_kind():
     slurm = launcher_settings({"kind": "slurm", "max_in_flight": 4, "params": {"a": 1}})
     assert isinstance(slurm, SlurmLauncherSettings)
     assert (slurm.max_in_flight, slurm.params, slurm.folder) == (4, {"a": 1}, None)
+
+
+def test_the_launcher_option_offers_every_kind():
+    assert LAUNCHER_KINDS == tuple(cls.kind for cls in launch.KINDS)
 
 
 def test_defaults_are_checked_like_the_table():

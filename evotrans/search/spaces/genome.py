@@ -70,16 +70,16 @@ class GenomeTable:
     """The keys of ``[space] kind = "genome"``; :class:`GenomeSpace` checks their values
     (and gives the defaults of absent ones)."""
 
-    mutation_p: float = setting(None, help="probability of re-drawing each gene")
-    seed: str = setting(None, help="the seed genome (a seed name, JSON, compact or file)")
+    mutation_p: float | None = setting(None, help="probability of re-drawing each gene")
+    seed: str | None = setting(None, help="the seed genome (a seed name, JSON, compact or file)")
     random_kwargs: Mapping[str, Any] | None = setting(None, help="shape of random genomes")
-    lm: bool = setting(None, help="decoder cells only (genome_lm)")
+    lm: bool | None = setting(None, help="decoder cells only (genome_lm)")
     d: int | None = setting(None, help="model width the genomes must fit")
     heads: int | None = setting(None, help="attention heads the genomes must fit")
-    encoder_blocks: int = setting(None, help="blocks per encoder cell")
-    decoder_blocks: int = setting(None, help="blocks per decoder cell")
+    encoder_blocks: int | None = setting(None, help="blocks per encoder cell")
+    decoder_blocks: int | None = setting(None, help="blocks per decoder cell")
     num_cells: Sequence[int] | None = setting(None, help="cell counts drawn from")
-    block_counts: str = setting(None, help="fixed, or seed (the space before fixed counts)")
+    block_counts: str | None = setting(None, help="fixed, or seed (the space before fixed counts)")
 
 
 class GenomeSpace:

@@ -26,9 +26,9 @@ class OrderTable:
     (and gives the defaults of absent ones)."""
 
     n_pairs: int = setting(help="s and f sublayers of every order")
-    role: str = setting(None, help=", ".join(ROLES))
+    role: str | None = setting(None, help=", ".join(ROLES))
     seed: str | None = setting(None, help="the seed order (default: interleaved)")
-    operators: tuple[str, ...] = setting(
+    operators: tuple[str, ...] | None = setting(
         None,
         check=schema.as_tuple(f"must be a list of {', '.join(OPERATORS)}"),
         help="mutation operators drawn from",

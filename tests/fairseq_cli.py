@@ -183,6 +183,7 @@ def lm_trial(
     spec: str = "sfsf",
     steps: int = 4,
     seed: int = 1,
+    final: bool = False,
     env: dict[str, str] | None = None,
     train: dict[str, Any] | None = None,
     **task: Any,
@@ -190,7 +191,7 @@ def lm_trial(
     """A first-stage trial (:class:`~evotrans.search.types.TrialRequest`) of order ``spec``
     of the default LM (``sublayer_lm_tiny``) on ``data``, on the CPU, in ``base / name``:
     one thread, a log line every 2 updates, 32-token samples in batches of 8 (``train``:
-    more train_args; ``task``: more of the task table)."""
+    more train_args; ``task``: more of the task table; ``final``: also tested)."""
     from evotrans.search.types import TrialRequest
 
     table = {
@@ -214,6 +215,7 @@ def lm_trial(
         seed=seed,
         task=table,
         env={"CUDA_VISIBLE_DEVICES": "", **(env or {})},
+        final=final,
     )
 
 

@@ -24,7 +24,8 @@ from typing import Any
 
 import pytest
 
-from tests.fairseq_cli import PLUGIN_DIR, REPO, tool
+from evotrans.fairseq_args import options
+from tests.fairseq_cli import LM_TASK, REPO, fairseq, train_args
 from tests.fuzz_support import report
 
 pytestmark = pytest.mark.integration
@@ -96,26 +97,20 @@ def runs(demo_lm_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Runs:
     FIGURES["canaries"].append(str(canary))
     crafted = root / "crafted.pt"
     torch.save(_fairseq_like(Payload(f"touch {canary}")), crafted)
-    common = ["--user-dir", str(PLUGIN_DIR), "--task", "language_modeling", "--cpu"]
-    train = [
-        tool("fairseq-train"), str(demo_lm_bin), *common, "--arch", "sublayer_lm_tiny",
-        "--tokens-per-sample", "32", "--batch-size", "4", "--optimizer", "adam",
-        "--lr", "0.001", "--num-workers", "0", "--no-epoch-checkpoints",
-    ]  # fmt: skip
+    train = [*LM_TASK, *options(arch="sublayer_lm_tiny", tokens_per_sample=32, batch_size=4)]
+    genuine = options(decoder_sublayer_order="sandwich:2:1", save_dir=root / "genuine")
+    restored = options(save_dir=root / "restored", restore_file=crafted)
     commands = {
-        "training": [
-            *train, "--decoder-sublayer-order", "sandwich:2:1", "--max-update", "3",
-            "--save-dir", str(root / "genuine"), "--disable-validation",
-        ],
-        "fairseq-train --restore-file": [
-            *train, "--max-update", "5", "--save-dir", str(root / "restored"),
-            "--restore-file", str(crafted),
-        ],
-        "fairseq-generate --path": [
-            tool("fairseq-generate"), str(demo_lm_bin), *common, "--path", str(crafted),
-            "--batch-size", "2", "--max-len-b", "5",
-        ],
-    }  # fmt: skip
+        "training": train_args(
+            demo_lm_bin, *train, *genuine, lr=0.001, max_update=3, disable_validation=True
+        ),
+        "fairseq-train --restore-file": train_args(
+            demo_lm_bin, *train, *restored, lr=0.001, max_update=5
+        ),
+        "fairseq-generate --path": fairseq(
+            "generate", demo_lm_bin, *LM_TASK, path=crafted, batch_size=2, max_len_b=5
+        ),
+    }
     env = {k: v for k, v in os.environ.items() if k != FORCE}
     started = time.monotonic()
     procs = {

@@ -177,7 +177,7 @@ def build_report(directory: str | Path, compare: Sequence[str | Path] = ()) -> R
             tables = [stage_table(store), best_table(store, kind=kind)]
             best = next(((i.spec, i.spec_kind) for i, _ in store.best(1)), None)
         lines = _header_lines(store, config)
-        hurdles = {s: h.value for s, h in store.hurdles().items()}
+        hurdles = {s: (h.value, h.set_seq) for s, h in store.hurdles().items()}
         series = {f"{directory.name} ({store.algorithm})": best_so_far(trials)}
         complete = _search_done(store, trials, planned)
     for other in compare:

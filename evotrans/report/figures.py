@@ -134,8 +134,9 @@ def orders_figure(table: pd.DataFrame, metric: Metric) -> Figure:
     return distribution_plot(others, band, f"{metric.label} (mean over seeds)", title)
 
 
-def fitness_figure(trials: pd.DataFrame, hurdles: Mapping[int, float]) -> Figure:
-    """Fitness of every ok trial in finish order, by stage; the hurdles as lines."""
+def fitness_figure(trials: pd.DataFrame, hurdles: Mapping[int, tuple[float, int | None]]) -> Figure:
+    """Fitness of every ok trial in finish order, by stage; each hurdle (stage -> value and
+    the ``finish_seq`` of the result after which it was set) from where it was set on."""
     stages: dict[str, tuple[list[float], list[float]]] = {}
     done = trials[(trials["status"] == TrialStatus.OK) & trials["finish_seq"].notna()]
     for stage, group in done.sort_values("stage").groupby("stage", sort=True):
@@ -149,7 +150,7 @@ def fitness_figure(trials: pd.DataFrame, hurdles: Mapping[int, float]) -> Figure
             stages[label] = ([x for x, _ in points], [y for _, y in points])
     if not stages:
         raise Skip("no model has finished with a fitness yet")
-    lines = {f"hurdle h{s} = {v:.3f}": v for s, v in sorted(hurdles.items())}
+    lines = {f"hurdle h{s} = {v:.3f}": (v, at) for s, (v, at) in sorted(hurdles.items())}
     return fitness_plot(stages, lines)
 
 
@@ -221,13 +222,17 @@ def sweep_figures(figures: Figures, table: pd.DataFrame, results: pd.DataFrame, 
 
 
 def evolve_figures(
-    figures: Figures, trials: pd.DataFrame, hurdles: Mapping[int, float], kind: str
+    figures: Figures,
+    trials: pd.DataFrame,
+    hurdles: Mapping[int, tuple[float, int | None]],
+    kind: str,
 ) -> None:
     """Fitness of every model with the hurdles; parameters against quality."""
     figures.add(
         "fitness",
         "fitness of every model",
-        "each finished trial in finish order, by stage; dashed: the hurdles",
+        "each finished trial in finish order, by stage; a hurdle is drawn from where it was "
+        "set (dashed vertical line) on, as in the ET paper's Figure 2",
         lambda: fitness_figure(trials, hurdles),
     )
     results = results_frame(trials)

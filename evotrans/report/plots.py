@@ -105,13 +105,24 @@ def distribution_plot(
     return figure
 
 
-def fitness_plot(stages: Mapping[str, Series], hurdles: Mapping[str, float]) -> Figure:
-    """Fitness against finish order, one colour per stage; hurdles as dashed lines."""
+def fitness_plot(
+    stages: Mapping[str, Series], hurdles: Mapping[str, tuple[float, float | None]]
+) -> Figure:
+    """Fitness against finish order, one colour per stage. A hurdle ``(value, at)`` is a
+    solid line from ``at`` (a dashed vertical line: the models after it face it) to the
+    right, as in the ET paper's Figure 2; without ``at``, a dashed line across."""
     figure, ax = _axes()
     for i, (label, (x, y)) in enumerate(stages.items()):
         ax.scatter(x, y, s=16, color=PALETTE[i % len(PALETTE)], label=label, zorder=3)
-    for i, (label, value) in enumerate(hurdles.items()):
-        ax.axhline(value, color=PALETTE[i % len(PALETTE)], ls="--", lw=1, label=label)
+    right = max((max(x) for x, _ in stages.values() if len(x)), default=1.0) + 0.5
+    for i, (label, (value, at)) in enumerate(hurdles.items()):
+        color = PALETTE[i % len(PALETTE)]
+        if at is None:
+            ax.axhline(value, color=color, ls="--", lw=1, label=label)
+            continue
+        start = at + 0.5
+        ax.axvline(start, color=color, ls="--", lw=1)
+        ax.hlines(value, start, max(right, start + 0.5), color=color, lw=1.5, label=label)
     ax.set_xlabel("models trained (finish order)")
     ax.set_ylabel("fitness (−ln validation perplexity)")
     ax.set_title("fitness of every model")

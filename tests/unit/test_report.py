@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from matplotlib.collections import LineCollection, PathCollection
 
 from evotrans.cli import main
 from evotrans.drawing import draw_genome, draw_order, genome_figure, order_figure
@@ -191,14 +192,24 @@ def test_random_order_sweep_draws_the_distribution(tmp_path):
 def test_pdh_report_figures(pdh_dir):
     report = build_report(pdh_dir)
     with ExperimentStore.open(pdh_dir) as store:
-        hurdles = {s: h.value for s, h in store.hurdles().items()}
+        hurdles = {s: (h.value, h.set_seq) for s, h in store.hurdles().items()}
         trials = sorted((t for t in store.trials() if t.finished), key=lambda t: t.finish_seq)
     fitness = report.figure("fitness").axes[0]
     assert fitness.get_xlabel() == "models trained (finish order)"
     assert fitness.get_ylabel() == "fitness (−ln validation perplexity)"
-    lines = {line.get_label(): line.get_ydata()[0] for line in fitness.get_lines()}
-    assert hurdles and {f"hurdle h{s} = {v:.3f}": v for s, v in hurdles.items()} == lines
-    points = sum(len(c.get_offsets()) for c in fitness.collections)
+    # each hurdle: a level from just after the result that set it to the right (Figure 2)
+    levels = {
+        c.get_label(): c.get_segments()[0]
+        for c in fitness.collections
+        if isinstance(c, LineCollection)
+    }
+    assert hurdles and set(levels) == {f"hurdle h{s} = {v:.3f}" for s, (v, _) in hurdles.items()}
+    for s, (value, at) in hurdles.items():
+        (x0, y0), (x1, y1) = levels[f"hurdle h{s} = {value:.3f}"]
+        assert y0 == y1 == value and x0 == at + 0.5 < x1
+    starts = sorted(line.get_xdata()[0] for line in fitness.get_lines())
+    assert starts == sorted(at + 0.5 for _, at in hurdles.values())
+    points = sum(len(c.get_offsets()) for c in fitness.collections if isinstance(c, PathCollection))
     assert points == sum(t.status == "ok" for t in trials)
     best = report.figure("best_so_far").axes[0]
     assert best.get_xlabel() == "compute spent (training steps)"

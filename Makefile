@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml requirements/fairseq.txt
 	# fairseq: sha256-pinned source, built against the torch above, no deps
 	# (they would pull torchaudio and a second torch); see docs/fairseq.md.
 	$(BIN)/python -c "import fairseq" 2>/dev/null || scripts/install-fairseq.sh $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,fairseq]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -82,20 +82,22 @@ class WarmProcess:
 class ForkServer:
     """Client side: starts the server process and asks it for trial processes."""
 
-    def __init__(self, preload: list[str]):
+    def __init__(self, preload: list[str], python: str | None = None):
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._preload = preload
+        self._python = python or sys.executable
 
     def _ensure(self) -> subprocess.Popen:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "evotrans.forkserver", *self._preload],
+                [self._python, "-m", "evotrans.forkserver", *self._preload],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 text=True,
                 bufsize=1,
+                env=self._server_env(),
             )
             ready = self._proc.stdout.readline()
             if json.loads(ready or "{}").get("ready") is not True:
@@ -103,6 +105,16 @@ class ForkServer:
                 self._proc = None
                 raise ForkServerError("the fork server did not start")
         return self._proc
+
+    def _server_env(self) -> dict[str, str] | None:
+        """Another environment's Python (``[task] fairseq_bin``) finds this evotrans where
+        its fairseq finds the plugins (``--user-dir`` puts the plugin directory's parent
+        first on ``sys.path``); this environment's needs nothing added."""
+        if self._python == sys.executable:
+            return None
+        root = str(plugin_dir().parent)
+        path = os.environ.get("PYTHONPATH")
+        return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
 
     def spawn(
         self,
@@ -141,19 +153,25 @@ class ForkServer:
         return WarmProcess(int(reply["pid"]), exit_path)
 
 
-_SERVER: ForkServer | None = None
+_SERVERS: dict[str, ForkServer] = {}  # by the Python that runs the server
 _SERVER_LOCK = threading.Lock()
 
 
 def start_fairseq(
-    argv: list[str], env: dict[str, str], log: Path, pid_file: Path | None = None
+    argv: list[str],
+    env: dict[str, str],
+    log: Path,
+    pid_file: Path | None = None,
+    *,
+    python: str | None = None,
 ) -> WarmProcess:
-    """Start a fairseq tool warm, through this process's fork server (started once)."""
-    global _SERVER
+    """Start a fairseq tool warm, through this process's fork server for ``python`` (the
+    environment whose fairseq runs the trial; default: this one), started once."""
+    python = python or sys.executable
     with _SERVER_LOCK:
-        if _SERVER is None:
-            _SERVER = ForkServer([str(plugin_dir())])
-        server = _SERVER
+        server = _SERVERS.get(python)
+        if server is None:
+            server = _SERVERS[python] = ForkServer([str(plugin_dir())], python)
     return server.spawn(argv, env, os.getcwd(), log, pid_file)
 
 

@@ -8,6 +8,7 @@ perplexity and BLEU (``fairseq-generate`` + sacrebleu on detokenized text).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 
 from evotrans import schema
 from evotrans.errors import EvotransError
+from evotrans.fairseq_tools import check_fairseq_bin
 from evotrans.schema import (
     boolean,
     choice,
@@ -125,6 +127,13 @@ class TaskConfig:
         check=positive_number("must be a positive number of seconds"),
         help="wall-clock limit of a trial",
     )
+    fairseq_bin: str | None = setting(  # another environment's fairseq (a torch-free driver)
+        None,
+        check=path_text(
+            "must be a directory path (a string): the bin/ of fairseq-train", optional=True
+        ),
+        help="directory of fairseq-train, -eval-lm, -generate (another env's bin/); None: ours",
+    )
 
     @classmethod
     def from_dict(cls, table: Mapping[str, Any], where: str = "task") -> TaskConfig:
@@ -132,7 +141,8 @@ class TaskConfig:
         return schema.from_table(cls, table, where)
 
     def resolved(self, base: Path) -> TaskConfig:
-        """Data paths made absolute relative to ``base`` (the config's directory)."""
+        """Data paths (and ``fairseq_bin``, which must hold the trial tools) made absolute
+        relative to ``base`` (the config's directory)."""
 
         def absolute(p: str | None, key: str) -> str | None:
             try:
@@ -140,11 +150,16 @@ class TaskConfig:
             except (OSError, ValueError) as err:  # too long, undecodable, a symlink loop
                 raise EvotransError(f"task.{key}: {p!r} is not a usable path ({err})") from None
 
+        fairseq_bin = None
+        if self.fairseq_bin is not None:  # as written, not resolved: bin/python is a venv's link
+            fairseq_bin = os.path.abspath(os.path.join(base, os.path.expanduser(self.fairseq_bin)))
+            check_fairseq_bin(fairseq_bin)
         return TaskConfig(
             **{
                 **self.__dict__,
                 "data": absolute(self.data, "data"),
                 "raw": absolute(self.raw, "raw"),
+                "fairseq_bin": fairseq_bin,
             }
         )
 

@@ -33,7 +33,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from evotrans import chaos, checkpoint_files, forkserver, metrics, processes
-from evotrans.fairseq_tools import find_tool, plugin_dir
+from evotrans.fairseq_tools import find_tool, plugin_dir, python_for
 from evotrans.search.types import TrialRequest, TrialResult, TrialStatus
 from evotrans.tasks import TaskConfig, flags, spec_flags
 
@@ -43,16 +43,19 @@ _SAVED = re.compile(r"Saved checkpoint \S+ \(epoch \d+ @ (\d+) updates")
 _DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
 
 
-def fairseq_tool(name: str) -> str:
-    """A fairseq console script of the running environment (a missing one fails the trial
-    when it is run, with the name in its log)."""
+def fairseq_tool(name: str, bin_dir: str | None = None) -> str:
+    """A fairseq console script of the running environment, or of ``bin_dir`` (``[task]
+    fairseq_bin``: another environment's); a missing one fails the trial when it is run,
+    with the name in its log."""
+    if bin_dir is not None:
+        return str(Path(bin_dir) / name)
     return find_tool(name) or name
 
 
 def train_command(request: TrialRequest, task: TaskConfig, save_dir: Path) -> list[str]:
     """The fairseq-train argument list of a trial (resume logic included)."""
     cmd = [
-        fairseq_tool("fairseq-train"),
+        fairseq_tool("fairseq-train", task.fairseq_bin),
         task.data,
         "--user-dir",
         str(plugin_dir()),
@@ -283,7 +286,9 @@ def _start(cmd: list[str], env: dict[str, str], log, log_path: Path, *, task, pi
     been checked on a GPU machine yet."""
     if task.warm_start and "--cpu" in cmd:
         try:
-            proc = forkserver.start_fairseq(cmd, env, log_path, pid_file)
+            proc = forkserver.start_fairseq(
+                cmd, env, log_path, pid_file, python=python_for(task.fairseq_bin)
+            )
         except forkserver.ForkServerError as err:
             log.write(f"# evotrans: warm start unavailable ({err}); starting cold\n")
             log.flush()
@@ -325,7 +330,7 @@ def _evaluate(
     if task.kind == "lm":
         tokens = str(task.train_args.get("tokens-per-sample", 64))
         cmd = [
-            fairseq_tool("fairseq-eval-lm"),
+            fairseq_tool("fairseq-eval-lm", task.fairseq_bin),
             *common,
             "--gen-subset",
             "test",
@@ -341,7 +346,7 @@ def _evaluate(
             result.error = "fairseq-eval-lm gave no perplexity (see eval.log)"
         return
     cmd = [
-        fairseq_tool("fairseq-generate"),
+        fairseq_tool("fairseq-generate", task.fairseq_bin),
         *common,
         "--gen-subset",
         "test",
@@ -374,7 +379,7 @@ def _capture(cmd: list[str], log_path: Path, request: TrialRequest, task: TaskCo
     if task.warm_start and "--cpu" in cmd:
         log_path.unlink(missing_ok=True)
         try:
-            proc = forkserver.start_fairseq(cmd, env, log_path)
+            proc = forkserver.start_fairseq(cmd, env, log_path, python=python_for(task.fairseq_bin))
         except forkserver.ForkServerError:
             pass
         else:

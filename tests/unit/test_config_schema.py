@@ -70,7 +70,8 @@ TASK: list[tuple[Any, str]] = [
     (
         {"kind": "lm", "data": "data", "colour": 1},
         (
-            "task.colour: unknown key (known: arch, beam, data, eval_args, kind, log_interval, "
+            "task.colour: unknown key (known: arch, beam, data, eval_args, fairseq_bin, kind, "
+            "log_interval, "
             "memory_limit_mb, raw, source_lang, target_lang, threads, timeout_s, train_args, "
             "vocab_size, warm_start)"
         ),

@@ -28,14 +28,21 @@ def _duration(seconds: float | None) -> str:
 
 
 def progress_line(p: Progress) -> str:
-    """One line: models trained, in flight, hurdles, best fitness, ETA."""
+    """One line: models trained, in flight (Slurm: jobs pending / running / requeued),
+    hurdles, best fitness, ETA."""
     total = f"/{p.max_children}" if p.max_children else ""
     hurdles = " ".join(f"h{s}={v:.3f}" for s, v in sorted(p.hurdles.items())) or "none yet"
     best = "-" if p.best_fitness is None else f"{p.best_fitness:.3f} (#{p.best_individual})"
     failed = f", {p.trials_failed} not ok" if p.trials_failed else ""
+    if p.jobs is None:
+        running = f"running {p.in_flight}"
+    else:  # Slurm: where the in-flight jobs are
+        j = p.jobs
+        running = f"jobs {j.get('pending', 0)} pending, {j.get('running', 0)} running"
+        running += f" ({j['requeued']} requeued)" if j.get("requeued") else ""
     return (
         f"models {p.models_trained}{total} · trials {p.trials_finished}{failed} · "
-        f"running {p.in_flight} · hurdles {hurdles} · best {best} · "
+        f"{running} · hurdles {hurdles} · best {best} · "
         f"steps {p.steps_trained:,} · elapsed {_duration(p.elapsed)} · ETA {_duration(p.eta_s)}"
     )
 

@@ -5,7 +5,13 @@ PDH stage continues from the previous stage's ``checkpoint_last.pt`` (the
 update counter, optimizer and LR schedule continue; nothing restarts). A trial
 that was interrupted (driver killed, Slurm preemption) resumes from its own
 ``checkpoint_last.pt``. The outcome is one of ok / failed / diverged / timeout /
-oom, never an exception: a failed trial must not stop an experiment.
+oom, never an exception: a failed trial must not stop an experiment. The one
+exception is a training or evaluation process killed by a signal from outside
+(:data:`OUTSIDE_SIGNALS`: the scheduler's SIGTERM or SIGKILL, the out-of-memory
+killer): that is no result of the trial, so :func:`run_trial` raises
+:class:`~evotrans.launch.base.TrialKilled` (a lost worker: retried within
+``max_retries``; under Slurm the job requeues). A final-stage trial whose evaluation
+fails otherwise is ``failed`` ("evaluation failed: ..."), never ok without its score.
 
 Before training, the checkpoints a trial continues from are checked
 (:mod:`evotrans.checkpoint_files`): its own ``checkpoint_last.pt`` cut short
@@ -34,6 +40,7 @@ from pathlib import Path
 
 from evotrans import chaos, checkpoint_files, forkserver, metrics, processes
 from evotrans.fairseq_tools import find_tool, plugin_dir, python_for
+from evotrans.launch.base import TrialKilled
 from evotrans.search.types import TrialRequest, TrialResult, TrialStatus
 from evotrans.tasks import TaskConfig, flags, spec_flags
 
@@ -41,6 +48,20 @@ LOG_TAIL_LINES = 20
 LOW_DISK_BYTES = 1 << 20  # a failed trial with less free space than this: "disk full"
 _SAVED = re.compile(r"Saved checkpoint \S+ \(epoch \d+ @ (\d+) updates")
 _DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
+#: Signals that come from outside the trial (a scheduler, an operator, the out-of-memory
+#: killer, submitit's preemption signal), not from a fault of its own (SIGSEGV, SIGABRT, ...).
+OUTSIDE_SIGNALS = frozenset(
+    {
+        signal.SIGTERM,
+        signal.SIGKILL,
+        signal.SIGINT,
+        signal.SIGHUP,
+        signal.SIGQUIT,
+        signal.SIGUSR1,
+        signal.SIGUSR2,
+        signal.SIGXCPU,
+    }
+)
 
 
 def fairseq_tool(name: str, bin_dir: str | None = None) -> str:
@@ -128,6 +149,10 @@ def run_trial(request: TrialRequest) -> TrialResult:
     ):
         result.status, result.error = TrialStatus.DIVERGED, "loss became NaN or inf"
     elif returncode != 0:
+        killed = killed_from_outside(returncode, attempt_text)
+        if killed is not None:
+            _note(log_path, f"fairseq-train {killed}: not a result; the trial runs again")
+            raise TrialKilled(f"fairseq-train {killed}")
         result.status, reason = classify_exit(returncode, attempt_text, _free_bytes(trial_dir))
         result.error = reason + "\n" + _tail(attempt_text)
     elif valid_ppl is None:
@@ -149,6 +174,25 @@ def _done(result: TrialResult, trial_dir: Path, start: float) -> TrialResult:
     return result
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+def killed_from_outside(returncode: int, text: str) -> str | None:
+    """How a process that exited with ``returncode`` was killed from outside (one of
+    :data:`OUTSIDE_SIGNALS`, its log ``text`` showing no out-of-memory error of its own),
+    or None: it exited, or crashed by itself."""
+    if returncode >= 0 or -returncode not in OUTSIDE_SIGNALS or metrics.looks_out_of_memory(text):
+        return None
+    how = f"killed by signal {_signal_name(-returncode)}"
+    if returncode == -signal.SIGKILL:
+        return f"{how} (by the scheduler, an operator or the kernel's out-of-memory killer)"
+    return f"{how} (by the scheduler or an operator)"
+
+
 def classify_exit(
     returncode: int, text: str, free_bytes: int | None = None
 ) -> tuple[TrialStatus, str]:
@@ -157,10 +201,7 @@ def classify_exit(
     ``free_bytes`` (space left where the trial writes)."""
     how = f"exit code {returncode}"
     if returncode < 0:
-        try:
-            how = f"killed by signal {signal.Signals(-returncode).name}"
-        except ValueError:
-            how = f"killed by signal {-returncode}"
+        how = f"killed by signal {_signal_name(-returncode)}"
     if metrics.looks_out_of_memory(text):
         return TrialStatus.OOM, f"out of memory ({how})"
     full = next((m for m in _DISK_FULL if m in text), None)
@@ -323,7 +364,9 @@ def _tail(text: str) -> str:
 def _evaluate(
     request: TrialRequest, task: TaskConfig, checkpoint: Path, trial_dir: Path, result: TrialResult
 ) -> None:
-    """Test-set perplexity (LM) or detokenized sacreBLEU (MT) of the final model."""
+    """Test-set perplexity (LM) or detokenized sacreBLEU (MT) of the final model. An
+    evaluation killed from outside raises :class:`TrialKilled`; one that fails otherwise
+    makes the trial ``failed`` with the reason (its validation result kept)."""
     common = [task.data, "--user-dir", str(plugin_dir()), "--path", str(checkpoint)]
     if not os.environ.get("CUDA_VISIBLE_DEVICES") and not request.env.get("CUDA_VISIBLE_DEVICES"):
         common.append("--cpu")
@@ -340,10 +383,12 @@ def _evaluate(
             "16",
             *flags(task.eval_args),
         ]
-        out = _capture(cmd, trial_dir / "eval.log", request, task)
-        result.test_ppl = metrics.parse_eval_lm(out) if out is not None else None
+        out = _capture_checked(cmd, trial_dir / "eval.log", request, task, result)
+        if out is None:
+            return
+        result.test_ppl = metrics.parse_eval_lm(out)
         if result.test_ppl is None:
-            result.error = "fairseq-eval-lm gave no perplexity (see eval.log)"
+            _eval_failed(result, "fairseq-eval-lm gave no perplexity (see eval.log)", out)
         return
     cmd = [
         fairseq_tool("fairseq-generate", task.fairseq_bin),
@@ -362,19 +407,49 @@ def _evaluate(
         "sentencepiece",
         *flags(task.eval_args),
     ]
-    out = _capture(cmd, trial_dir / "generate.log", request, task)
+    out = _capture_checked(cmd, trial_dir / "generate.log", request, task, result)
     if out is None:
-        result.error = "fairseq-generate failed (see generate.log)"
         return
     hyps, refs = metrics.parse_generate(out)
-    if refs:
-        result.bleu, result.bleu_signature = metrics.sacrebleu_score(hyps, refs)
+    if not refs:
+        _eval_failed(result, "fairseq-generate gave no translations (see generate.log)", out)
+        return
+    result.bleu, result.bleu_signature = metrics.sacrebleu_score(hyps, refs)
 
 
-def _capture(cmd: list[str], log_path: Path, request: TrialRequest, task: TaskConfig) -> str | None:
-    """Run an evaluation tool; its output (also kept in ``log_path``), or None if it failed.
-    Cold runs keep stdout and stderr apart (a block-buffered stdout could be cut mid-line by
-    stderr in one file); a warm child writes both line by line to ``log_path``."""
+def _eval_failed(result: TrialResult, reason: str, output: str) -> None:
+    """A final-stage trial without its test score: ``failed``, never ok without it."""
+    result.status = TrialStatus.FAILED
+    result.error = f"evaluation failed: {reason}\n{_tail(output)}".rstrip()
+
+
+def _capture_checked(
+    cmd: list[str], log_path: Path, request: TrialRequest, task: TaskConfig, result: TrialResult
+) -> str | None:
+    """An evaluation tool's output; None (and ``result`` failed) when it failed by itself;
+    :class:`TrialKilled` when it was killed from outside."""
+    tool = Path(cmd[0]).name
+    status, code, out = _capture(cmd, log_path, request, task)
+    if status == "timeout":
+        _eval_failed(result, f"{tool} timed out after {task.timeout_s:g} s", out)
+        return None
+    if code == 0:
+        return out
+    killed = killed_from_outside(code, out)
+    if killed is not None:
+        _note(log_path.with_name("train.log"), f"{tool} {killed}: not a result; evaluated again")
+        raise TrialKilled(f"{tool} {killed}")
+    how = f"killed by signal {_signal_name(-code)}" if code < 0 else f"exit code {code}"
+    _eval_failed(result, f"{tool} failed ({how}; see {log_path.name})", out)
+    return None
+
+
+def _capture(
+    cmd: list[str], log_path: Path, request: TrialRequest, task: TaskConfig
+) -> tuple[str, int, str]:
+    """Run an evaluation tool: ("done" or "timeout", its exit code, its output, also kept in
+    ``log_path``). Cold runs keep stdout and stderr apart (a block-buffered stdout could be
+    cut mid-line by stderr in one file); a warm child writes both line by line to ``log_path``."""
     env = _trial_env(request, task)
     if task.warm_start and "--cpu" in cmd:
         log_path.unlink(missing_ok=True)
@@ -385,11 +460,11 @@ def _capture(cmd: list[str], log_path: Path, request: TrialRequest, task: TaskCo
         else:
             status, code = _wait(proc, task.timeout_s)
             out = log_path.read_text(errors="replace") if log_path.exists() else ""
-            return out if status == "done" and code == 0 else None
+            return status, code, out
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=task.timeout_s, env=env)
     except subprocess.TimeoutExpired:
         log_path.write_text("timed out\n")
-        return None
+        return "timeout", -signal.SIGKILL, "timed out"
     log_path.write_text(proc.stdout + proc.stderr)
-    return proc.stdout + proc.stderr if proc.returncode == 0 else None
+    return "done", proc.returncode, proc.stdout + proc.stderr

@@ -187,6 +187,7 @@ def launcher_from_config(
             cluster=settings.cluster,
             max_in_flight=settings.max_in_flight,
             max_retries=settings.max_retries,
+            log_file=f"{experiment_dir}/evotrans.log",
         )
     except (AssertionError, NameError, TypeError, ValueError, RuntimeError, OSError) as err:
         raise EvotransError(f"{where}: submitit rejects it: {err}") from None

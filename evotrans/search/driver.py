@@ -78,6 +78,7 @@ class Progress:
     max_total_steps: int | None = None
     last_trial: Trial | None = None
     done: bool = False
+    jobs: dict[str, int] | None = None  # Slurm: in-flight jobs pending / running / requeued
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -217,7 +218,7 @@ def run(
         in_flight: dict[int, Any] = {}
         try:
             in_flight = _recover(store, algorithm, launcher, retries)
-            tracker = _Tracker(store, algorithm.config)
+            tracker = _Tracker(store, algorithm.config, launcher)
             _emit(progress, tracker, in_flight, None, False)
             recorded: Trial | None = None
             while True:
@@ -242,6 +243,8 @@ def run(
                 if not in_flight:
                     break
                 _wait(launcher, list(in_flight.values()), poll_interval)
+                if tracker.jobs_changed(in_flight):  # Slurm: a job started, was requeued, ...
+                    _emit(progress, tracker, in_flight, None, False)
                 for trial_id in sorted(i for i, h in in_flight.items() if h.done()):
                     handle = in_flight.pop(trial_id)
                     result, lost = _result_of(handle, launcher)
@@ -391,15 +394,31 @@ class _Tracker:
     """Builds :class:`Progress` from a :class:`Tally` (flat per-trial cost); ETA from
     this session's rate of steps or models."""
 
-    def __init__(self, store: ExperimentStore, config: SearchConfig):
+    def __init__(self, store: ExperimentStore, config: SearchConfig, launcher: Any = None):
         self.store = store
         self.config = config
+        self.job_counts = getattr(launcher, "job_counts", None)
+        self.jobs: dict[str, int] | None = None  # as last shown
         self.start = time.monotonic()
         self.tally = Tally(store)
         self.start_steps = self.tally.steps_trained
         self.start_models = self.tally.models_trained
 
-    def progress(self, in_flight: int, last: Trial | None, done: bool) -> Progress:
+    def counts(self, handles: Mapping[int, Any]) -> dict[str, int] | None:
+        """The launcher's job counts of ``handles`` (None: it has none; never raises)."""
+        if self.job_counts is None:
+            return None
+        try:
+            return self.job_counts(list(handles.values()))
+        except Exception:  # a display detail: never stop the search for it
+            return None
+
+    def jobs_changed(self, handles: Mapping[int, Any]) -> bool:
+        return self.job_counts is not None and self.counts(handles) != self.jobs
+
+    def progress(
+        self, in_flight: int, last: Trial | None, done: bool, jobs: dict[str, int] | None = None
+    ) -> Progress:
         tally = self.tally
         p = Progress(
             individuals=self.store.count_individuals(),
@@ -416,6 +435,7 @@ class _Tracker:
             max_total_steps=self.config.max_total_steps,
             last_trial=last,
             done=done,
+            jobs=jobs,
         )
         best = tally.best()
         if best is not None:
@@ -448,7 +468,8 @@ def _emit(
     last: Trial | None,
     done: bool,
 ) -> Progress:
-    p = tracker.progress(len(in_flight), last, done)
+    tracker.jobs = tracker.counts(in_flight)
+    p = tracker.progress(len(in_flight), last, done, tracker.jobs)
     if callback is not None:
         callback(p)
     return p

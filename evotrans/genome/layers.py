@@ -33,7 +33,17 @@ common_attention.py:4611-4616).
 ``gated_linear_unit``          2·(i·o + o)
 self-attention                 3·(i·i + i) + i·o + o  (q, k, v at i; out i→o)
 ``attend_to_encoder``          (i·i + i) + 2·(e·i + i) + i·o + o
+``mdha_attention*``            self-attention + 3·k·i  (k = 3: one depthwise kernel
+                               per q, k and v channel, no bias)
 ============================  ===================================================
+
+Primer's layers (So et al. 2021; :data:`PRIMER_LAYER_NAMES`): Multi-DConv-Head
+Attention, ``mdha_attention`` (the model's h heads) and ``mdha_attention_{4,16,32}_heads``:
+self-attention whose Q, K and V projections are each followed by a depthwise 3x1
+convolution over the sequence (causal in a decoder), as ``primer/t5_models.py``
+(``causal_depthwise_conv``, ``MDHAParams.mdha_q/k/v``). They are valid gene values, not
+part of the ET bank :data:`LAYER_NAMES` that sampling draws from (a search over the
+paper's space stays the paper's); :data:`GENE_LAYER_NAMES` is every valid value.
 """
 
 from __future__ import annotations
@@ -69,6 +79,7 @@ class LayerSpec:
     bias: bool = True  # of a full convolution
     share: int = 1  # lightweight: the R of the name (channel c shares with c ± i//R)
     heads: int | None = None  # fixed head count of an attention; None = the model's
+    dconv: int = 0  # attention: width of the depthwise conv after q, k, v (0: none; MDHA 3)
 
     @property
     def context(self) -> int:
@@ -99,9 +110,25 @@ def _specs() -> dict[str, LayerSpec]:
     return {s.name: s for s in specs}
 
 
-LAYER_SPECS: dict[str, LayerSpec] = _specs()
-#: Every layer gene value, in a fixed order (sampling draws from it).
-LAYER_NAMES: tuple[str, ...] = tuple(LAYER_SPECS)
+def _primer_specs() -> dict[str, LayerSpec]:
+    specs = [LayerSpec("mdha_attention", "attention", dconv=MDHA_KERNEL)]
+    specs += [
+        LayerSpec(f"mdha_attention_{h}_heads", "attention", heads=h, dconv=MDHA_KERNEL)
+        for h in (4, 16, 32)
+    ]
+    return {s.name: s for s in specs}
+
+
+#: Primer's depthwise kernel width (``causal_depthwise_conv(kernel_size=3)``, t5_models.py:L27).
+MDHA_KERNEL = 3
+_ET_SPECS = _specs()
+LAYER_SPECS: dict[str, LayerSpec] = {**_ET_SPECS, **_primer_specs()}
+#: The ET bank's layer gene values, in a fixed order (sampling draws from it).
+LAYER_NAMES: tuple[str, ...] = tuple(_ET_SPECS)
+#: Primer's Multi-DConv-Head Attentions (valid genes; not drawn by sampling).
+PRIMER_LAYER_NAMES: tuple[str, ...] = tuple(n for n in LAYER_SPECS if n not in _ET_SPECS)
+#: Every valid layer gene value: the ET bank, then Primer's.
+GENE_LAYER_NAMES: tuple[str, ...] = LAYER_NAMES + PRIMER_LAYER_NAMES
 #: Layers only valid in the decoder cell.
 DECODER_ONLY_LAYERS: tuple[str, ...] = ("attend_to_encoder",)
 #: Layers whose output width is their input width whatever ``output_dim`` says.
@@ -180,7 +207,7 @@ def layer_params(name: str, width_in: int, width_out: int, encoder_dim: int | No
     if spec.kind == "glu":
         return 2 * (i * o + o)
     if spec.kind == "attention":
-        return 3 * (i * i + i) + i * o + o
+        return 3 * (i * i + i) + i * o + o + 3 * spec.dconv * i
     if encoder_dim is None:
         raise ValueError(f"{name} needs the encoder output width")
     return (i * i + i) + 2 * (encoder_dim * i + i) + i * o + o
@@ -189,9 +216,12 @@ def layer_params(name: str, width_in: int, width_out: int, encoder_dim: int | No
 __all__ = [
     "DECODER_ONLY_LAYERS",
     "FIXED_WIDTH_LAYERS",
+    "GENE_LAYER_NAMES",
     "KINDS",
     "LAYER_NAMES",
     "LAYER_SPECS",
+    "MDHA_KERNEL",
+    "PRIMER_LAYER_NAMES",
     "LayerSpec",
     "channel_multiplier",
     "heads",

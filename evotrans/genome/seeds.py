@@ -1,4 +1,4 @@
-"""The seed genomes: the Transformer and the Evolved Transformer, written as blocks.
+"""The seed genomes: the Transformer, the Evolved Transformer and Primer-EZ, written as blocks.
 
 :func:`transformer` is tensor2tensor's ``nas_seq2seq_base`` (4 encoder and 5 decoder
 blocks, ``nas_model.py`` L1078-1133), what ``--genome transformer`` builds;
@@ -164,7 +164,46 @@ def evolved_transformer() -> Genome:
     return Genome(encoder=evolved_encoder(), decoder=evolved_decoder(), name="evolved_transformer")
 
 
+def primer_ez_encoder(num_cells: int = 6) -> Cell:
+    """:func:`transformer_encoder` with Primer-EZ's two changes: MDHA (here non-causal,
+    "same" padding) and a squared-ReLU feed-forward. An evotrans extension: Primer is a
+    decoder-only language model."""
+    return Cell(
+        (
+            block(br(0, "mdha_attention", norm=True), identity(0)),  # 1: x + mdha(LN x)
+            block(br(1, "standard_conv_1x1", FOUR, norm=True, act="squared_relu")),
+            block(br(2, "standard_conv_1x1", ONE), identity(1)),  # 3: h1 + W2 h2
+            block(identity(3)),
+        ),
+        num_cells,
+    )
+
+
+def primer_ez_decoder(num_cells: int = 6) -> Cell:
+    """:func:`transformer_decoder` with MDHA as its self-attention and relu(x)² as its FFN
+    activation (So et al. 2021, Primer-EZ; ``primer/gin/models/medium_primer_ez.gin``:
+    ``DenseReluDense.activation = ["squared_relu"]``, layers ``[MDHA, DenseReluDense]``).
+    In a language model (``attend_to_encoder`` dropped) it is ``primer_ez_lm``."""
+    return Cell(
+        (
+            block(br(0, "mdha_attention", norm=True), identity(0)),  # 1: x + mdha(LN x)
+            block(br(1, "attend_to_encoder", norm=True), identity(1)),  # 2: h1 + enc-attn
+            block(br(2, "standard_conv_1x1", FOUR, norm=True, act="squared_relu")),  # 3
+            block(br(3, "standard_conv_1x1", ONE), identity(2)),  # 4: h2 + W2 h3
+            block(identity(4)),  # 5: the cell output
+        ),
+        num_cells,
+    )
+
+
+def primer_ez() -> Genome:
+    """Primer-EZ as a genome: the Transformer with MDHA and squared-ReLU feed-forwards,
+    6 + 6 cells; ``--genome primer_ez`` in ``genome_lm`` is ``primer_ez_lm``."""
+    return Genome(encoder=primer_ez_encoder(), decoder=primer_ez_decoder(), name="primer_ez")
+
+
 SEEDS: dict[str, Callable[[], Genome]] = {
     "transformer": transformer,
     "evolved_transformer": evolved_transformer,
+    "primer_ez": primer_ez,
 }

@@ -14,6 +14,13 @@ and the gated linear unit included, outputs ``output_dim`` × d, except that a
 ``depthwise_conv_*`` whose ``output_dim`` is not a multiple of its input width
 outputs its input width (nas_model.py:90-105); a ``lightweight_conv_*`` needs an
 output that is a multiple of its input width.
+
+Primer's genes (So et al. 2021): the activation ``squared_relu`` (relu(x)², Primer's
+feed-forward activation) and the Multi-DConv-Head Attentions ``mdha_attention`` /
+``mdha_attention_{4,16,32}_heads`` (:data:`PRIMER_LAYERS`). They are valid values of the
+genes (:data:`GENE_LAYERS`, :data:`GENE_ACTIVATIONS`; a genome or seed may use them), but
+:data:`LAYERS` and :data:`ACTIVATIONS`, what sampling and mutation draw from, stay the ET
+paper's, so a search over the paper's space is unchanged.
 """
 
 from __future__ import annotations
@@ -26,6 +33,10 @@ from evotrans.genome import layers
 ROLES = ("encoder", "decoder")
 NORMS = ("layer_norm", "none")
 ACTIVATIONS = ("swish", "relu", "leaky_relu", "none")
+#: Primer's activation (not drawn by sampling).
+PRIMER_ACTIVATIONS = ("squared_relu",)
+#: Every valid ``activation`` value.
+GENE_ACTIVATIONS = ACTIVATIONS + PRIMER_ACTIVATIONS
 COMBINERS = ("add", "concat", "multiply")
 OUTPUT_DIMS = (Fraction(1, 2), Fraction(1), Fraction(2), Fraction(4))
 
@@ -38,6 +49,10 @@ SELF_ATTENTION_LAYERS = tuple(
 #: the self-attentions and ``attend_to_encoder`` (decoder only: queries from the branch,
 #: keys/values from the encoder).
 LAYERS = layers.LAYER_NAMES
+#: Primer's Multi-DConv-Head Attentions (self-attentions; not drawn by sampling).
+PRIMER_LAYERS = layers.PRIMER_LAYER_NAMES
+#: Every valid ``layer`` value: :data:`LAYERS`, then :data:`PRIMER_LAYERS`.
+GENE_LAYERS = layers.GENE_LAYER_NAMES
 DECODER_ONLY_LAYERS = layers.DECODER_ONLY_LAYERS
 WIDTH_PRESERVING = layers.FIXED_WIDTH_LAYERS
 
@@ -77,8 +92,15 @@ def is_width_preserving(layer: str) -> bool:
 
 
 def is_attention(layer: str) -> bool:
-    """A self-attention layer (``standard_attention``, ``attention_{4,16,32}_heads``)."""
+    """A self-attention layer (``standard_attention``, ``attention_{4,16,32}_heads``, the
+    ``mdha_attention*``)."""
     return layer in SELF_ATTENTION_LAYERS
+
+
+def is_mdha(layer: str) -> bool:
+    """A Multi-DConv-Head Attention (depthwise convolutions after q, k and v)."""
+    spec = layers.LAYER_SPECS.get(layer)
+    return spec is not None and spec.dconv > 0
 
 
 def is_encoder_attention(layer: str) -> bool:

@@ -1,7 +1,8 @@
 """Genome validation: one-line :class:`EvotransError` messages naming cell, block, branch, gene.
 
 Rules (tensor2tensor's ``nas_model.py`` and ``nas_layers.py``; a genome is invalid
-where the reference raises): every gene takes a value of :mod:`evotrans.genome.space`;
+where the reference raises): every gene takes a value of :mod:`evotrans.genome.space`
+(Primer's ``squared_relu`` and ``mdha_attention*`` included);
 a branch reads an earlier hidden state (``0 .. block - 1``); ``attend_to_encoder``
 only in the decoder cell (nas_layers.py:583-585); not both branches of a block dead
 (nas_model.py:670-671); a lightweight convolution outputs a whole multiple of its
@@ -96,16 +97,16 @@ def validate_branch(
         )
     if branch.norm not in space.NORMS:
         raise EvotransError(f"{where} norm: {not_one_of(branch.norm, space.NORMS)}")
-    if branch.layer not in space.LAYERS:
-        raise EvotransError(f"{where} layer: {not_one_of(branch.layer, space.LAYERS)}")
+    if branch.layer not in space.GENE_LAYERS:
+        raise EvotransError(f"{where} layer: {not_one_of(branch.layer, space.GENE_LAYERS)}")
     if branch.layer in space.DECODER_ONLY_LAYERS and role != "decoder":
         raise EvotransError(f'{where} layer: "{branch.layer}" is only valid in the decoder')
     if not isinstance(branch.output_dim, Fraction) or branch.output_dim not in space.OUTPUT_DIMS:
         dims = [space.format_dim(d) for d in space.OUTPUT_DIMS]
         raise EvotransError(f"{where} output dim: {not_one_of(branch.output_dim, dims)}")
-    if branch.activation not in space.ACTIVATIONS:
+    if branch.activation not in space.GENE_ACTIVATIONS:
         raise EvotransError(
-            f"{where} activation: {not_one_of(branch.activation, space.ACTIVATIONS)}"
+            f"{where} activation: {not_one_of(branch.activation, space.GENE_ACTIVATIONS)}"
         )
     return _check_width(branch, where, widths[branch.input])
 

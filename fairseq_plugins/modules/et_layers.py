@@ -58,6 +58,11 @@ Conventions
   (``encoder_dim`` wide) with ``heads`` heads. The heads must divide ``in_dim``.
   In a decoder the self-attention is causal: with no ``self_attn_mask`` and no
   incremental state a future mask is built (pass the stack's mask to share it).
+* Primer's ``mdha_attention`` / ``mdha_attention_{4,16,32}_heads``: the same
+  self-attention with fairseq's ``MultiheadAttention`` replaced by
+  :class:`~fairseq_plugins.modules.mdha.MultiDConvHeadAttention` (a depthwise 3x1
+  convolution after each of the q, k, v projections; causal in a decoder, "same" in an
+  encoder; its projections keep and reorder their own incremental windows).
 * Padding: ``padding_mask`` is B x T, True at pads. Every convolution (standard,
   dilated, depthwise, separable, lightweight) zeroes padded input positions
   before convolving, in encoders and decoders alike (so outputs at real
@@ -102,6 +107,7 @@ from evotrans.genome.layers import (
     layer_spec,
 )
 from fairseq_plugins.modules.depthwise_conv import depthwise_conv_tbc, grouped_conv1d_tbc
+from fairseq_plugins.modules.mdha import MultiDConvHeadAttention
 
 IncrementalState = dict[str, dict[str, Tensor | None]] | None
 
@@ -188,6 +194,7 @@ def build_branch_layer(
             causal=causal,
             heads=spec.heads or heads,
             dropout=attention_dropout,
+            dconv=spec.dconv,
         )
     if not causal:
         raise ValueError(f"{name} is a decoder-only layer (causal=True)")
@@ -462,7 +469,8 @@ def _project_out(attention: MultiheadAttention, in_dim: int, out_dim: int) -> No
 
 
 class SelfAttentionLayer(BranchLayer):
-    """``standard_attention`` / ``attention_{4,16,32}_heads``: fairseq self-attention.
+    """``standard_attention`` / ``attention_{4,16,32}_heads``: fairseq self-attention;
+    ``mdha_attention*`` (``dconv`` > 0): Primer's Multi-DConv-Head Attention.
 
     q, k, v projected ``in_dim -> in_dim``, the output ``in_dim -> out_dim``
     (nas_layers.py:429-451). Causal in a decoder (the given ``self_attn_mask`` or a
@@ -478,9 +486,15 @@ class SelfAttentionLayer(BranchLayer):
         causal: bool,
         heads: int,
         dropout: float = 0.0,
+        dconv: int = 0,
     ) -> None:
         super().__init__(name, in_dim, out_dim, causal=causal)
-        self.self_attn = MultiheadAttention(in_dim, heads, dropout=dropout, self_attention=True)
+        if dconv:
+            self.self_attn: MultiheadAttention = MultiDConvHeadAttention(
+                in_dim, heads, causal=causal, kernel_size=dconv, dropout=dropout
+            )
+        else:
+            self.self_attn = MultiheadAttention(in_dim, heads, dropout=dropout, self_attention=True)
         _project_out(self.self_attn, in_dim, out_dim)
 
     def forward(

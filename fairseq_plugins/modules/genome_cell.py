@@ -10,7 +10,9 @@ no later block reads. As tensor2tensor's ``apply_nas_layers``
 
 - a hidden state read by several ``layer_norm`` branches is normalized once, by
   one LayerNorm, and shared (nas_model.py:508-515);
-- ``leaky_relu`` is ``tf.nn.leaky_relu`` (slope 0.2), ``swish`` is SiLU;
+- ``leaky_relu`` is ``tf.nn.leaky_relu`` (slope 0.2), ``swish`` is SiLU, Primer's
+  ``squared_relu`` is fairseq's ``relu_squared`` (``relu(x) ** 2``, what
+  ``--activation-fn relu_squared`` computes);
 - widths follow :mod:`evotrans.genome.widths`: the copies of a cell are chained,
   copy n reading copy n-1's output whatever its width (nas_model.py:649-652), so each
   copy is built for its own input width; the encoder stack's final LayerNorm is over
@@ -41,6 +43,7 @@ import torch.nn.functional as F
 from fairseq.models.transformer import TransformerDecoderBase, TransformerEncoderBase
 from fairseq.modules import LayerNorm
 from fairseq.modules.fairseq_dropout import FairseqDropout
+from fairseq.utils import relu_squared
 from torch import Tensor
 
 from evotrans.genome import space
@@ -61,6 +64,7 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor] | None] = {
     "relu": F.relu,
     "swish": F.silu,
     "leaky_relu": partial(F.leaky_relu, negative_slope=LEAKY_RELU_SLOPE),
+    "squared_relu": relu_squared,
 }
 
 

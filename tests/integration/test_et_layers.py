@@ -24,14 +24,14 @@ from fairseq_plugins.modules.et_layers import (  # noqa: E402
 )
 
 IN_DIM, HEADS, ENC_DIM, T, B, S = 16, 4, 12, 7, 3, 5
-LIVE = [n for n in LAYER_NAMES if n != "dead_branch"]
+LIVE = [n for n in bank.GENE_LAYER_NAMES if n != "dead_branch"]  # the ET bank and Primer's
 ENCODER_LAYERS = [n for n in LIVE if n != "attend_to_encoder"]
 TIME_MIXING = [n for n in LIVE if layer_spec(n).kind not in ("identity", "dense", "glu")]
 CONVS = [n for n in LIVE if layer_spec(n).kind in ("conv", "depthwise", "separable", "lightweight")]
 
 
 def in_dim_for(name: str) -> int:
-    return 32 if name == "attention_32_heads" else IN_DIM  # 32 heads must divide the width
+    return 32 if name.endswith("attention_32_heads") else IN_DIM  # 32 heads divide the width
 
 
 def out_dims(name: str) -> list[int]:
@@ -71,6 +71,13 @@ def decode_incrementally(layer, x, state, **kw):
 
 def test_layer_names_are_the_search_space():
     assert len(LAYER_NAMES) == len(set(LAYER_NAMES)) == 35
+    assert bank.PRIMER_LAYER_NAMES == (
+        "mdha_attention",
+        "mdha_attention_4_heads",
+        "mdha_attention_16_heads",
+        "mdha_attention_32_heads",
+    )
+    assert bank.GENE_LAYER_NAMES == LAYER_NAMES + bank.PRIMER_LAYER_NAMES
     assert build_branch_layer("dead_branch", 16, 16, heads=4, causal=False) is None
     assert count_parameters("dead_branch", 16, 16, 4) == 0
     assert layer_output_dim("dead_branch", 16, 32) == 0
@@ -295,7 +302,7 @@ def test_built_modules_have_the_bank_formula_at_several_widths(name):
             == count_parameters(name, i, o, 4, encoder_dim=ENC_DIM)
         ), (i, o)
         built += 1
-    assert built >= (1 if name == "attention_32_heads" else 3)
+    assert built >= (1 if name.endswith("attention_32_heads") else 3)
 
 
 def test_parameter_formulas():

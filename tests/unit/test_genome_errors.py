@@ -49,7 +49,7 @@ def error_of(call, *args, **kwargs) -> str:
     return message
 
 
-LAYERS_SHORT = "identity, dead_branch, standard_conv_1x1, standard_conv_3x1, ... (35)"
+LAYERS_SHORT = "identity, dead_branch, standard_conv_1x1, standard_conv_3x1, ... (39)"
 
 
 @pytest.mark.parametrize(
@@ -96,7 +96,8 @@ LAYERS_SHORT = "identity, dead_branch, standard_conv_1x1, standard_conv_3x1, ...
             2,
             "right",
             {"activation": "gelu"},
-            'decoder block 2 right activation: "gelu" is not one of swish, relu, leaky_relu, none',
+            'decoder block 2 right activation: "gelu" is not one of swish, relu, leaky_relu, none, '
+            "squared_relu",
         ),
         (
             "decoder",
@@ -373,8 +374,8 @@ def test_json_errors():
 
 def test_load_genome_errors(tmp_path):
     assert error_of(load_genome, "no_such_genome") == (
-        'genome "no_such_genome": not a seed (transformer, evolved_transformer), a JSON or '
-        "compact genome, or an existing file"
+        'genome "no_such_genome": not a seed (transformer, evolved_transformer, primer_ez), '
+        "a JSON or compact genome, or an existing file"
     )
     path = tmp_path / "bad.json"
     path.write_text('{"decoder": {"num_cells": 1, "blocks": []}}')

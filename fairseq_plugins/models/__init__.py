@@ -3,6 +3,7 @@
 from fairseq_plugins.models import (  # noqa: F401
     genome_lm,
     genome_transformer,
+    primer_lm,
     sublayer_lm,
     sublayer_transformer,
 )

@@ -7,11 +7,17 @@
 # installed, run the core's tests (the unmarked tier) and one real PDH search end to
 # end (`evotrans evolve` through the deterministic stand-in runner, then `status`
 # and `report`). A version whose interpreter is missing is skipped, with a line.
-# Usage: scripts/test-core-pythons.sh [3.12 3.13 ...]   (make test-pythons)
+# Usage: scripts/test-core-pythons.sh [--build] [3.12 3.13 ...]   (make test-pythons)
+# --build: only build (or find cached) the venvs, no tests.
 # EVOTRANS_CORE_PYTEST_ARGS: extra pytest arguments (e.g. a subset of tests).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+BUILD_ONLY=0
+if [ "${1:-}" = --build ]; then
+    BUILD_ONLY=1
+    shift
+fi
 VERSIONS=("$@")
 [ ${#VERSIONS[@]} -gt 0 ] || VERSIONS=(3.12 3.13)
 MARKS="not integration and not slow and not model"
@@ -52,6 +58,7 @@ for v in "${VERSIONS[@]}"; do
         "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
         key "$py" > "$stamp"
     fi
+    [ $BUILD_ONLY = 1 ] && continue
     ok=1
     # the core is torch-free: neither may be installed (a test would pass by accident)
     if ! "$venv/bin/python" -c '

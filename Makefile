@@ -11,7 +11,11 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.evotrans-setup
 DEMO_OUT ?= runs/demo
 
-.PHONY: setup demo test test-fast test-all lint bench chaos clean-demo
+# Python 3.12 for `make test-py312` (python3.12 on PATH, else pyenv's newest 3.12)
+PYTHON312 ?= $(shell for p in $$(command -v python3.12) $$(ls -d $(HOME)/.pyenv/versions/3.12.*/bin/python3.12 2>/dev/null | sort -rV); do "$$p" -c pass 2>/dev/null && { echo "$$p"; break; }; done)
+VENV312 ?= .venv312
+
+.PHONY: setup demo test test-fast test-all test-pythons test-py312 lint bench chaos clean-demo
 
 setup: $(STAMP)
 
@@ -37,6 +41,23 @@ test-fast: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+# the torch-free core (`pip install -e .`) on Python 3.12 and 3.13, each in a cached
+# .venv-core-3.X: the unmarked test tier and a real search (stand-in trials); a missing
+# interpreter is skipped with a line. Needs no .venv. CI (.ci/run) runs its --quick subset.
+test-pythons:
+	scripts/test-core-pythons.sh
+
+# the fairseq plugin on Python 3.12 (not in CI: ~2.6 GB of downloads, ~5.4 GB disk): a
+# full setup into $(VENV312), then the numerics contract and real train/eval/generate
+test-py312:
+	@test -n "$(PYTHON312)" || { echo "test-py312: python3.12 not found (PATH or pyenv)"; exit 1; }
+	$(MAKE) setup PYTHON="$(PYTHON312)" VENV=$(VENV312)
+	$(VENV312)/bin/python -m pytest -q -o cache_dir=.pytest_cache-py312 \
+		tests/integration/test_numerics.py tests/integration/test_model_equivalence.py \
+		tests/integration/test_plugin_cli.py tests/integration/test_readme.py
+	$(VENV312)/bin/python -m pytest -q -o cache_dir=.pytest_cache-py312 \
+		tests/integration/test_genome_models.py -k transformer_genome
 
 lint: $(STAMP)
 	$(BIN)/ruff check evotrans fairseq_plugins tests bench scripts

@@ -7,17 +7,25 @@
 # installed, run the core's tests (the unmarked tier) and one real PDH search end to
 # end (`evotrans evolve` through the deterministic stand-in runner, then `status`
 # and `report`). A version whose interpreter is missing is skipped, with a line.
-# Usage: scripts/test-core-pythons.sh [--build] [3.12 3.13 ...]   (make test-pythons)
+# Usage: scripts/test-core-pythons.sh [--build|--quick] [3.12 3.13 ...]   (make test-pythons)
 # --build: only build (or find cached) the venvs, no tests.
+# --quick: a subset of the tier (every module imported, configs, store, search, genome,
+#   launchers, report; what .ci/run runs) instead of all of it; the search runs either way.
 # EVOTRANS_CORE_PYTEST_ARGS: extra pytest arguments (e.g. a subset of tests).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 BUILD_ONLY=0
-if [ "${1:-}" = --build ]; then
-    BUILD_ONLY=1
-    shift
-fi
+TESTS=()
+case "${1:-}" in
+    --build) BUILD_ONLY=1; shift ;;
+    --quick)
+        TESTS=(tests/unit/test_imports.py tests/unit/test_config_schema.py
+            tests/unit/test_fairseq_bin.py tests/unit/test_store.py tests/unit/test_search_pdh.py
+            tests/unit/test_genome_serialize.py tests/unit/test_sublayers.py
+            tests/unit/test_launch.py tests/unit/test_report.py)
+        shift ;;
+esac
 VERSIONS=("$@")
 [ ${#VERSIONS[@]} -gt 0 ] || VERSIONS=(3.12 3.13)
 MARKS="not integration and not slow and not model"
@@ -69,7 +77,7 @@ sys.exit(f"installed in a core-only venv: {bad}" if bad else 0)'; then
     fi
     # shellcheck disable=SC2086
     "$venv/bin/python" -m pytest -q -p no:cacheprovider -m "$MARKS" \
-        ${EVOTRANS_CORE_PYTEST_ARGS:-} || ok=0
+        ${EVOTRANS_CORE_PYTEST_ARGS:-} "${TESTS[@]}" || ok=0
     out=$(mktemp -d)
     "$venv/bin/python" - "$out" <<'EOF' || ok=0
 """A real PDH search with the core alone: evolve (stand-in trials), status, report."""
@@ -100,7 +108,8 @@ workers = 2
 exp = str(out / "exp")
 bin_dir = Path(sys.executable).parent
 def run(*args):
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    proc = subprocess.run(args, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{args[1:3]}: exit {proc.returncode}\n{proc.stderr[-3000:]}"
 run(sys.executable, "-m", "tests.reliability.standin_cli", "evolve", str(out / "pdh.toml"),
     "--out", exp)
 status = json.loads(subprocess.run([str(bin_dir / "evotrans"), "status", exp, "--json"],

@@ -4,7 +4,7 @@ them) on the Agg canvas of :func:`evotrans.drawing.new_figure`."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from evotrans.drawing import new_figure
@@ -15,6 +15,22 @@ if TYPE_CHECKING:
 Band = tuple[float, float]  # (mean, std) of the baseline; std NaN when unknown
 Series = tuple[list[float], list[float]]  # (x, y)
 PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860")
+Point = tuple[float, float]
+
+
+def _dots(
+    ax: Any, points: Sequence[Point], *, size: int, color: str, label: str, zorder: int
+) -> None:
+    """A half-transparent scatter of ``(x, y)`` points."""
+    ax.scatter(
+        [x for x, _ in points],
+        [y for _, y in points],
+        s=size,
+        color=color,
+        alpha=0.7,
+        label=label,
+        zorder=zorder,
+    )
 
 
 def _axes(width: float = 6.4, height: float = 4.0) -> tuple[Figure, Any]:
@@ -62,15 +78,7 @@ def sandwich_plot(
         zorder=3,
     )
     if seeds:
-        ax.scatter(
-            [k for k, _ in seeds],
-            [v for _, v in seeds],
-            s=12,
-            color=PALETTE[1],
-            alpha=0.7,
-            label="one seed",
-            zorder=4,
-        )
+        _dots(ax, seeds, size=12, color=PALETTE[1], label="one seed", zorder=4)
     ax.set_xticks(range(min(ks), max(ks) + 1))
     ax.set_xlabel("sandwich coefficient k")
     ax.set_ylabel(ylabel)
@@ -147,15 +155,7 @@ def pareto_plot(
 ) -> Figure:
     """Parameters against quality, every model a dot, the Pareto front a step line."""
     figure, ax = _axes()
-    ax.scatter(
-        [p for p, _ in points],
-        [v for _, v in points],
-        s=16,
-        color=PALETTE[0],
-        alpha=0.7,
-        label="models",
-        zorder=3,
-    )
+    _dots(ax, points, size=16, color=PALETTE[0], label="models", zorder=3)
     ax.plot(
         [p for p, _ in front],
         [v for _, v in front],

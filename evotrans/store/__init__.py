@@ -16,15 +16,7 @@ from evotrans.store.experiment import (
     db_path,
     holds_experiment,
 )
-from evotrans.store.records import (
-    Attempt,
-    Budget,
-    Hurdle,
-    Individual,
-    Member,
-    StageSummary,
-    Trial,
-)
+from evotrans.store.records import Attempt, Budget, Hurdle, Individual, Member, StageSummary, Trial
 from evotrans.store.schema import (
     DB_NAME,
     INFRA_OUTCOMES,

@@ -177,3 +177,116 @@ def genome_params(
     if not shared_output:
         total += vocab * d
     return total
+
+
+# --- forward FLOPs (compute budgets) ---------------------------------------------------
+
+
+def layer_flops(
+    layer: str,
+    width_in: int,
+    width_out: int,
+    steps: int,
+    *,
+    memory: int = 0,
+    encoder_dim: int = 0,
+) -> int:
+    """Forward FLOPs of one ``layer`` over a sequence of ``steps`` positions (batch 1):
+    2 per multiply-accumulate of its matrix products and convolutions, as
+    ``torch.utils.flop_counter`` counts them (biases, norms, activations and softmax are
+    not counted). ``memory``: encoder positions (``attend_to_encoder``); ``encoder_dim``:
+    their width. Attention counts its full ``steps x steps`` score and value products
+    (a causal mask does not reduce the dense products)."""
+    spec = layers.layer_spec(layer)
+    i, o, k, t = width_in, width_out, spec.kernel, steps
+    if spec.kind in ("identity", "dead"):
+        return 0
+    if spec.kind in ("dense", "conv"):
+        return 2 * t * k * i * o
+    if spec.kind == "separable":
+        return 2 * t * k * i + 2 * t * i * o
+    if spec.kind in ("depthwise", "lightweight"):
+        return 2 * t * k * i * layers.channel_multiplier(i, o)
+    if spec.kind == "glu":
+        return 4 * t * i * o
+    if spec.kind == "attention":
+        return 2 * t * (3 * i * i + i * o) + 4 * t * t * i + 6 * t * spec.dconv * i
+    s = memory
+    return 2 * t * i * i + 4 * s * encoder_dim * i + 4 * t * s * i + 2 * t * i * o
+
+
+def cell_flops(
+    cell: Cell,
+    d: int,
+    steps: int,
+    input_width: Fraction = Fraction(1),
+    *,
+    memory: int = 0,
+    encoder_dim: int = 0,
+) -> int:
+    """Forward FLOPs of one copy of a cell over ``steps`` positions."""
+    widths = state_widths(cell, input_width)
+    total = 0
+    for block in cell.blocks:
+        for _, b in block.branches():
+            if b.is_dead:
+                continue
+            out = branch_output_width(b, widths[b.input])
+            assert out is not None
+            width_in, width_out = int(widths[b.input] * d), int(out * d)
+            total += layer_flops(
+                b.layer, width_in, width_out, steps, memory=memory, encoder_dim=encoder_dim
+            )
+    return total
+
+
+def stack_flops(
+    cell: Cell, d: int, steps: int, *, decoder: bool, memory: int = 0, encoder_dim: int = 0
+) -> int:
+    """Every copy of a cell and (decoder) the output resize, over ``steps`` positions."""
+    total = sum(
+        cell_flops(cell, d, steps, w[0], memory=memory, encoder_dim=encoder_dim)
+        for w in copy_widths(cell)
+    )
+    out = int(stack_output_width(cell) * d)
+    if decoder and out != d:
+        total += layer_flops("standard_conv_1x1", out, d, steps)
+    return total
+
+
+def genome_flops(
+    genome: Genome, *, d: int, vocab: int, tgt_len: int, src_len: int = 0, lm: bool = False
+) -> int:
+    """Forward FLOPs of a genome model on one sequence (``lm``: the decoder cell without
+    its ``attend_to_encoder`` branches over ``tgt_len`` tokens; else the encoder over
+    ``src_len`` and the decoder over ``tgt_len``), the output projection to ``vocab``
+    included (embedding lookups are not products)."""
+    from evotrans.genome.lm import without_encoder_attention
+
+    if lm:
+        total = stack_flops(without_encoder_attention(genome.decoder), d, tgt_len, decoder=True)
+    else:
+        assert genome.encoder is not None
+        e = int(stack_output_width(genome.encoder) * d)
+        total = stack_flops(genome.encoder, d, src_len, decoder=False)
+        total += stack_flops(
+            genome.decoder, d, tgt_len, decoder=True, memory=src_len, encoder_dim=e
+        )
+    return total + 2 * tgt_len * d * vocab
+
+
+#: Training FLOPs per forward FLOP: the backward pass of a product costs two products
+#: (the gradients of both operands).
+TRAIN_FLOPS_PER_FORWARD = 3
+
+
+def flops_per_update(forward_flops_per_sequence: int, sequences_per_update: int) -> int:
+    """Training FLOPs of one update: forward and backward of every sequence."""
+    return TRAIN_FLOPS_PER_FORWARD * forward_flops_per_sequence * sequences_per_update
+
+
+def steps_for_budget(budget_flops: float, update_flops: int) -> int:
+    """Updates a training budget of ``budget_flops`` buys (at least 1)."""
+    if update_flops <= 0:
+        raise ValueError(f"FLOPs per update must be positive, got {update_flops}")
+    return max(1, int(budget_flops // update_flops))

@@ -290,3 +290,32 @@ def steps_for_budget(budget_flops: float, update_flops: int) -> int:
     if update_flops <= 0:
         raise ValueError(f"FLOPs per update must be positive, got {update_flops}")
     return max(1, int(budget_flops // update_flops))
+
+
+def order_flops(
+    order: str,
+    *,
+    d: int,
+    ffn: int,
+    vocab: int,
+    steps: int,
+    memory: int = 0,
+    encoder_dim: int | None = None,
+    output: bool = True,
+) -> int:
+    """Forward FLOPs of a sublayer-order stack (``s`` self-attention, ``f`` feed-forward
+    d→ffn→d, ``c`` encoder attention over ``memory`` positions) on one sequence of
+    ``steps`` positions, counted as :func:`layer_flops` (``output``: plus the output
+    projection to ``vocab``; a translation encoder has none)."""
+    e = d if encoder_dim is None else encoder_dim
+    per = {
+        "s": layer_flops("standard_attention", d, d, steps),
+        "f": 4 * steps * d * ffn,
+        "c": layer_flops("attend_to_encoder", d, d, steps, memory=memory, encoder_dim=e),
+    }
+    total = 0
+    for letter in order:
+        if letter not in per:
+            raise ValueError(f"order {order!r}: {letter!r} is not a sublayer (s, f, c)")
+        total += per[letter]
+    return total + (2 * steps * d * vocab if output else 0)

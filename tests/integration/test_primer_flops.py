@@ -120,3 +120,27 @@ def test_budget_steps():
     assert layer_flops("mdha_attention", d, d, t) - layer_flops("standard_attention", d, d, t) == (
         6 * t * 3 * d
     )
+
+
+@pytest.mark.parametrize("order", ["sfsf", "sssfsfff", "ssff"])
+def test_order_flops_match_torchs_counter(order):
+    from fairseq.models.transformer import TransformerConfig
+
+    from evotrans.genome.params import order_flops
+    from fairseq_plugins.modules.stacks import SublayerDecoder
+
+    vocab = _vocab()
+    cfg = TransformerConfig()
+    cfg.decoder.embed_dim, cfg.decoder.ffn_embed_dim, cfg.decoder.attention_heads = D, 4 * D, 2
+    cfg.decoder.input_dim = cfg.decoder.output_dim = D
+    cfg.share_decoder_input_output_embed = True
+    torch.manual_seed(0)
+    embed = torch.nn.Embedding(len(vocab), D, padding_idx=vocab.pad())
+    decoder = SublayerDecoder(cfg, vocab, embed, order, no_encoder_attn=True).train()
+    _explicit_attention(decoder)
+    tokens = torch.randint(4, len(vocab), (B, T))
+    counted = _counted(lambda: decoder(tokens)[0])
+    forward = order_flops(order, d=D, ffn=4 * D, vocab=len(vocab), steps=T)
+    assert counted == flops_per_update(forward, B)
+    with pytest.raises(ValueError, match="'x'"):
+        order_flops("sx", d=D, ffn=4 * D, vocab=1, steps=T)

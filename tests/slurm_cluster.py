@@ -46,8 +46,13 @@ class LocalSlurm:
     def restarts(self, job_id: str) -> int:
         return int(self.job_field(job_id, "Restarts") or 0)
 
-    def requeue(self, job_id: str) -> None:
+    def requeue(self, job_id: str, *, release: bool = True) -> None:
+        """``scontrol requeue``; ``release``: then let it start at once (Slurm holds a requeued
+        job back about two minutes: its BeginTime)."""
         self.scontrol("requeue", job_id)
+        if release:
+            self.wait_until(lambda: self.state(job_id) == "PENDING", f"job {job_id} requeued")
+            self.scontrol("update", f"JobId={job_id}", "StartTime=now")
 
     def cancel(self, job_id: str) -> None:
         _run(["scancel", job_id])

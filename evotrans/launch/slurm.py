@@ -129,7 +129,7 @@ class SlurmJobHandle:
         return state is None or state.state in ENDED
 
     def result(self) -> TrialResult:
-        deadline = time.monotonic() + RESULT_WAIT_S
+        deadline = time.monotonic() + self.launcher.result_wait_s
         while not self.job.paths.result_pickle.exists() and time.monotonic() < deadline:
             time.sleep(0.5)
         if self.job.paths.result_pickle.exists():
@@ -168,6 +168,7 @@ class SlurmLauncher:
         self.run_trial = run_trial if run_trial is not None else default_runner()
         self.log_file = Path(log_file) if log_file is not None else self.folder / "submitit.log"
         _log_submitit_to(self.log_file)
+        self.result_wait_s = RESULT_WAIT_S
         self._states: dict[str, JobState] = {}
         self._states_at = 0.0
 

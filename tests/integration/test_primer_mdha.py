@@ -172,3 +172,57 @@ def test_genome_mdha_layers(name):
     )
     x = torch.randn(5, 2, d)
     assert layer(x).shape == (5, 2, d // 2)
+
+
+def test_primer_ez_translation_genome_builds_counts_and_decodes_incrementally():
+    """The seed's encoder MDHA (non-causal) and decoder MDHA next to encoder attention."""
+    from dataclasses import replace
+
+    from fairseq.data import Dictionary
+
+    from evotrans.genome import genome_params
+    from evotrans.genome.seeds import primer_ez
+    from fairseq_plugins.modules.genome_cell import GenomeDecoder, GenomeEncoder
+    from tests.integration.test_et_layers import config
+
+    seed = primer_ez()
+    genome = replace(
+        seed,
+        encoder=replace(seed.encoder, num_cells=2),
+        decoder=replace(seed.decoder, num_cells=2),
+    )
+    vocab = Dictionary()
+    for i in range(30):
+        vocab.add_symbol(f"w{i}")
+    d, cfg = 32, config(32, 4)
+    torch.manual_seed(0)
+    embed = torch.nn.Embedding(len(vocab), d, padding_idx=vocab.pad())
+    model = torch.nn.ModuleList(
+        [
+            GenomeEncoder(cfg, vocab, embed, genome.encoder),
+            GenomeDecoder(cfg, vocab, embed, genome.decoder),
+        ]
+    )
+    encoder, decoder = model
+    assert sum(p.numel() for p in model.parameters()) == genome_params(
+        genome, d=d, vocab=len(vocab)
+    )
+    mdha = [m for m in model.modules() if isinstance(m, MultiDConvHeadAttention)]
+    assert [m.causal for m in mdha] == [False, False, True, True]
+    src = torch.randint(4, len(vocab), (2, 7))
+    src[1, :2] = vocab.pad()  # fairseq's left-padded source
+    prev = torch.randint(4, len(vocab), (2, 5))
+    model.train()
+    enc = encoder(src, src_lengths=torch.tensor([7, 5]))
+    decoder(prev, encoder_out=enc)[0].pow(2).mean().backward()
+    assert all(p.grad is not None for m in mdha for p in m.parameters())
+    model.eval()
+    with torch.no_grad():
+        enc = encoder(src, src_lengths=torch.tensor([7, 5]))
+        full = decoder(prev, encoder_out=enc)[0]
+        state: dict = {}
+        steps = [
+            decoder(prev[:, : t + 1], encoder_out=enc, incremental_state=state)[0]
+            for t in range(prev.size(1))
+        ]
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, rtol=1e-4, atol=1e-4)

@@ -48,8 +48,9 @@ test-all: $(STAMP)
 test-pythons:
 	scripts/test-core-pythons.sh
 
-# the fairseq plugin on Python 3.12 (not in CI: ~2.6 GB of downloads, ~5.4 GB disk): a
-# full setup into $(VENV312), then the numerics contract and real train/eval/generate
+# the fairseq plugin on Python 3.12, not in CI (torch from PyPI is the CUDA build: 5.3 GB
+# installed; about 15 min here, see README): a full setup into $(VENV312), then the
+# numerics contract and real training, evaluation and generation
 test-py312:
 	@test -n "$(PYTHON312)" || { echo "test-py312: python3.12 not found (PATH or pyenv)"; exit 1; }
 	$(MAKE) setup PYTHON="$(PYTHON312)" VENV=$(VENV312)

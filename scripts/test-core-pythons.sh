@@ -3,10 +3,11 @@
 #
 # For each version given (default: 3.12 3.13), find the interpreter (python3.X on
 # PATH, else pyenv's newest 3.X), build a core-only venv .venv-core-3.X/ (cached:
-# rebuilt only when pyproject.toml changes), check that torch and fairseq are not
-# installed, run the core's tests (the unmarked tier) and one real PDH search end to
-# end (`evotrans evolve` through the deterministic stand-in runner, then `status`
-# and `report`). A version whose interpreter is missing is skipped, with a line.
+# rebuilt only when the interpreter or pyproject.toml's [project] table changes),
+# check that torch and fairseq are not installed, run the core's tests (the unmarked
+# tier) and one real PDH search end to end (`evotrans evolve` through the
+# deterministic stand-in runner, then `status` and `report`). A version whose
+# interpreter is missing is skipped, with a line.
 # Usage: scripts/test-core-pythons.sh [--build|--quick] [3.12 3.13 ...]   (make test-pythons)
 # --build: only build (or find cached) the venvs, no tests.
 # --quick: a subset of the tier (every module imported, configs, store, search, genome,
@@ -43,8 +44,13 @@ find_python() {  # python3.X on PATH, else pyenv's newest 3.X.*, else nothing
     return 0
 }
 
-key() {  # what a cached venv was built from
-    { "$1" --version; sha256sum pyproject.toml; } | sha256sum | cut -c1-16
+key() {  # what a cached venv was built from: the interpreter and the [project] table
+    "$1" -c '
+import json, sys, tomllib
+with open("pyproject.toml", "rb") as f:
+    config = tomllib.load(f)
+print(sys.version, json.dumps([config["project"], config["build-system"]], sort_keys=True))' |
+        sha256sum | cut -c1-16
 }
 
 FAILED=()

@@ -5,6 +5,9 @@ retried up to ``max_retries``; the driver killed while jobs run reattaches to th
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,9 +18,11 @@ from evotrans.launch.local import LocalLauncher
 from evotrans.search.driver import Progress, create_experiment, make_algorithm, run
 from evotrans.search.standin import StandinRunner
 from evotrans.store import ExperimentStore
+from tests.fairseq_cli import store_count, tool
 from tests.integration.test_slurm_requeue import job_env, slurm_launcher  # noqa: F401
 from tests.reliability.conftest import tiny_lm_bin  # noqa: F401  (fixture)
-from tests.search_helpers import lm_task
+from tests.reliability.support import spawn
+from tests.search_helpers import lm_task, write_toml
 from tests.slurm_cluster import LocalSlurm, slurm_cluster  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.integration]
@@ -115,3 +120,51 @@ def test_a_cancelled_job_is_a_lost_worker_retried_then_failed(
     assert (trial.status, trial.attempts, len(launcher.submitted)) == ("failed", 2, 2)
     assert "gave up after 2 attempts" in trial.error and "CANCELLED" in trial.error
     assert "launcher.max_retries = 1" in trial.error
+
+
+def test_a_driver_killed_while_jobs_run_reattaches_on_resume(
+    slurm_cluster: LocalSlurm,  # noqa: F811
+    tiny_lm_bin: Path,  # noqa: F811
+    tmp_path: Path,
+    job_env: None,  # noqa: F811
+):
+    """``evotrans evolve`` SIGKILLed while two Slurm jobs run; ``evotrans resume`` reattaches
+    to them (their job ids are in the store): every trial is submitted exactly once, recorded
+    once, in one attempt."""
+    config = pdh(tiny_lm_bin)
+    config["task"]["warm_start"] = False  # slower trials: the kill finds them running
+    config["launcher"] = {
+        "kind": "slurm",
+        "cluster": "slurm",
+        "max_in_flight": 2,
+        "params": {"timeout_min": 10, "cpus_per_task": 1},
+    }
+    out = tmp_path / "exp"
+    toml = write_toml(tmp_path / "pdh.toml", config)
+    log = tmp_path / "driver.log"
+    driver = spawn([tool("evotrans"), "evolve", str(toml), "--out", str(out)], log)
+    running = "select count(*) from trials where status = 'running' and job_ref is not null"
+    try:
+        slurm_cluster.wait_until(lambda: store_count(out, running) == 2, "two jobs", 300)
+        jobs = [j for j in slurm_cluster.jobs()]
+        slurm_cluster.wait_until(
+            lambda: sum(slurm_cluster.state(j) == "RUNNING" for j in jobs) >= 2, "both running"
+        )
+    finally:
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait()
+    resumed = subprocess.run(
+        [tool("evotrans"), "resume", str(out)], capture_output=True, text=True, timeout=900
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "Bypassing" not in resumed.stderr
+    store = ExperimentStore.open(out)
+    trials = store.trials()
+    assert all(t.status == "ok" for t in trials) and len(trials) >= 5
+    assert [t.attempts for t in trials] == [1] * len(trials)
+    submitted = sorted((out / "submitit").glob("*_submitted.pkl"))
+    job_refs = {t.job_ref for t in trials}
+    assert len(submitted) == len(trials) == len(job_refs)  # no job submitted twice
+    assert {p.name.split("_")[0] for p in submitted} == job_refs
+    outcomes = [a.outcome for t in trials for a in store.attempt_log(t.id)]
+    assert outcomes == ["ok"] * len(trials)  # the killed driver's trials: reattached, not rerun

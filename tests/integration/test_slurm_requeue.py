@@ -144,3 +144,40 @@ def test_a_job_requeued_while_its_trial_runs_finishes_once_with_its_result(
     reference = run_trial(replace(request, trial_dir=str(tmp_path / "reference")))
     assert reference.status == "ok", reference.error
     assert (trial.fitness, trial.test_ppl) == (reference.fitness, reference.test_ppl)
+
+
+def test_a_job_at_its_time_limit_checkpoints_requeues_and_completes(
+    slurm_cluster: LocalSlurm,  # noqa: F811
+    tiny_lm_bin: Path,  # noqa: F811
+    tmp_path: Path,
+    job_env: None,
+):
+    """A 1-minute time limit with submitit's signal 40 s before it: USR2 reaches the job
+    while fairseq-train runs; submitit checkpoints (the same request) and requeues the job,
+    which resumes from the trial's own checkpoint and completes: one attempt, one job."""
+    train = {"save-interval-updates": 250}  # about 70 updates/s here: 2000 take ~30 s
+    config = sweep(tiny_lm_bin, steps=2000, warm_start=False, train_args=train)
+    store = create_experiment(tmp_path / "exp", config)
+    launcher = Spy(
+        {"timeout_min": 1, "slurm_signal_delay_s": 40, "cpus_per_task": 1},
+        folder=tmp_path / "exp" / "submitit",
+        cluster="slurm",
+        log_file=tmp_path / "exp" / "evotrans.log",
+    )
+    launcher.submitted = []
+    driver = start_driver(store, launcher)
+    while driver.is_alive():  # release the requeued job at once (Slurm holds it ~2 min)
+        driver.join(timeout=0.5)
+        if launcher.submitted:
+            job_id = launcher.submitted[0].job_id
+            fields = (slurm_cluster.state(job_id), slurm_cluster.job_field(job_id, "Reason"))
+            if fields == ("PENDING", "BeginTime"):  # not before: a completing job must end
+                slurm_cluster.scontrol("update", f"JobId={job_id}", "StartTime=now")
+    (trial,) = store.trials()
+    assert (trial.status, trial.attempts, trial.error) == ("ok", 1, None)
+    assert trial.steps_done == 2000 and trial.test_ppl is not None
+    assert len(launcher.submitted) == 1 and slurm_cluster.restarts(job_id) >= 1
+    log = (tmp_path / "exp" / trial.trial_dir / "train.log").read_text()
+    assert "Loaded checkpoint" in log.split("# evotrans trial ")[2]  # resumed, not restarted
+    out = next((tmp_path / "exp" / "submitit").glob("*_log.out")).read_text()
+    assert "this job is timed-out" in out and "Calling checkpoint method" in out

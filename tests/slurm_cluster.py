@@ -51,8 +51,18 @@ class LocalSlurm:
         job back about two minutes: its BeginTime)."""
         self.scontrol("requeue", job_id)
         if release:
-            self.wait_until(lambda: self.state(job_id) == "PENDING", f"job {job_id} requeued")
-            self.scontrol("update", f"JobId={job_id}", "StartTime=now")
+            self.release(job_id)
+
+    def release(self, job_id: str) -> None:
+        """Start a requeued job now instead of at its BeginTime, once it is PENDING and its
+        first run is gone from the node (started while slurmd still holds it, it drains the
+        node: "Duplicate jobid")."""
+        self.wait_until(
+            lambda: self.state(job_id) == "PENDING" and not _job_processes(job_id),
+            f"job {job_id} requeued",
+        )
+        time.sleep(1)
+        self.scontrol("update", f"JobId={job_id}", "StartTime=now")
 
     def cancel(self, job_id: str) -> None:
         _run(["scancel", job_id])
@@ -68,6 +78,19 @@ class LocalSlurm:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
             time.sleep(0.1)
+
+
+def _job_processes(job_id: str) -> list[int]:
+    """This (the only) node's slurmstepd processes of a job ("slurmstepd: [ID.batch]")."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmdline.startswith(b"slurmstepd") and f"[{job_id}.".encode() in cmdline:
+            found.append(int(entry.name))
+    return found
 
 
 def _run(cmd: list[str]) -> subprocess.CompletedProcess:

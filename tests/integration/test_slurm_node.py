@@ -72,8 +72,7 @@ def test_a_drained_then_down_node_delays_jobs_and_loses_no_trial(
         set_node("DOWN")  # kills it: Slurm requeues it (or it is lost: run again)
         set_node("RESUME")  # (ReturnToService=2 may have returned it already)
         if slurm_cluster.restarts(third):  # requeued: held back ~2 min by Slurm; release it
-            slurm_cluster.wait_until(lambda: slurm_cluster.state(third) == "PENDING", "requeue")
-            slurm_cluster.scontrol("update", f"JobId={third}", "StartTime=now")
+            slurm_cluster.release(third)
     finally:
         set_node("RESUME")  # never leave the shared node drained or down
         driver.join(timeout=300)

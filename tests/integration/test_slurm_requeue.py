@@ -172,7 +172,7 @@ def test_a_job_at_its_time_limit_checkpoints_requeues_and_completes(
             job_id = launcher.submitted[0].job_id
             fields = (slurm_cluster.state(job_id), slurm_cluster.job_field(job_id, "Reason"))
             if fields == ("PENDING", "BeginTime"):  # not before: a completing job must end
-                slurm_cluster.scontrol("update", f"JobId={job_id}", "StartTime=now")
+                slurm_cluster.release(job_id)
     (trial,) = store.trials()
     assert (trial.status, trial.attempts, trial.error) == ("ok", 1, None)
     assert trial.steps_done == 2000 and trial.test_ppl is not None

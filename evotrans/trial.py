@@ -9,7 +9,7 @@ oom, never an exception: a failed trial must not stop an experiment. The one
 exception is a training or evaluation process killed by a signal from outside
 (:data:`OUTSIDE_SIGNALS`: the scheduler's SIGTERM or SIGKILL, the out-of-memory
 killer): that is no result of the trial, so :func:`run_trial` raises
-:class:`~evotrans.launch.base.TrialKilled` (a lost worker: retried within
+:class:`~evotrans.launch.errors.TrialKilled` (a lost worker: retried within
 ``max_retries``; under Slurm the job requeues). A final-stage trial whose evaluation
 fails otherwise is ``failed`` ("evaluation failed: ..."), never ok without its score.
 
@@ -40,7 +40,7 @@ from pathlib import Path
 
 from evotrans import chaos, checkpoint_files, forkserver, metrics, processes
 from evotrans.fairseq_tools import find_tool, plugin_dir, python_for
-from evotrans.launch.base import TrialKilled
+from evotrans.launch.errors import TrialKilled
 from evotrans.search.types import TrialRequest, TrialResult, TrialStatus
 from evotrans.tasks import TaskConfig, flags, spec_flags
 

@@ -39,9 +39,9 @@ from evotrans.launch.base import (
     Handle,
     Launcher,
     RunTrial,
-    WorkerLost,
     default_runner,
 )
+from evotrans.launch.errors import TrialKilled, WorkerLost
 from evotrans.schema import setting
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "LocalLauncherSettings",
     "RunTrial",
     "SlurmLauncherSettings",
+    "TrialKilled",
     "WorkerLost",
     "check_launcher_config",
     "default_runner",

@@ -12,7 +12,7 @@ up to ``max_retries`` times. A job whose runner raised is a failed trial.
 
 A trial process killed by a signal from outside (``scontrol requeue`` and
 ``scancel`` send SIGTERM, then SIGKILL, to every process of the job) makes the
-runner raise :class:`~evotrans.launch.base.TrialKilled`; under Slurm
+runner raise :class:`~evotrans.launch.errors.TrialKilled`; under Slurm
 :class:`RequeueableTrial` then ends the job without a result
 (:class:`JobInterrupted`), so a requeued job runs the trial again and a cancelled
 one is a lost worker, never a finished trial. Job states come from ``squeue``
@@ -36,13 +36,8 @@ import submitit
 from submitit.core.utils import UncompletedJobError
 from submitit.helpers import Checkpointable, DelayedSubmission
 
-from evotrans.launch.base import (
-    DEFAULT_MAX_RETRIES,
-    RunTrial,
-    TrialKilled,
-    default_runner,
-    is_trial_killed,
-)
+from evotrans.launch.base import DEFAULT_MAX_RETRIES, RunTrial, default_runner
+from evotrans.launch.errors import TrialKilled, is_trial_killed
 from evotrans.search.types import TrialRequest, TrialResult
 
 #: Job states after which a job runs no more (anything else: queued, running, requeued).

@@ -18,7 +18,7 @@ import pytest
 from submitit.core.utils import FailedJobError
 
 from evotrans.display import progress_line
-from evotrans.launch.base import TrialKilled, is_trial_killed
+from evotrans.launch.errors import TrialKilled, is_trial_killed
 from evotrans.launch.local import LocalLauncher
 from evotrans.launch.slurm import JobInterrupted, RequeueableTrial, SlurmLauncher
 from evotrans.search.driver import Progress, create_experiment, make_algorithm, run
@@ -87,7 +87,7 @@ def test_submitit_sees_a_killed_trial_as_a_lost_worker(tmp_path, monkeypatch):
     Under Slurm the job function ends the job without a result instead."""
     trace = (
         "Traceback (most recent call last):\n  ...\n"
-        "evotrans.launch.base.TrialKilled: fairseq-train killed by signal SIGKILL (...)\n"
+        "evotrans.launch.errors.TrialKilled: fairseq-train killed by signal SIGKILL (...)\n"
     )
     assert is_trial_killed(trace)
     launcher = SlurmLauncher({"timeout_min": 1}, folder=tmp_path, cluster="local")

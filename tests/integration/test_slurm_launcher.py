@@ -48,6 +48,7 @@ def fitness_by_spec_and_stage(store: ExperimentStore) -> dict[tuple[str, int], l
     return {key: sorted(values) for key, values in out.items()}
 
 
+@pytest.mark.slow  # minutes on 2 cores: kept out of make test (CI), run by make test-all
 def test_a_pdh_search_on_slurm_gives_the_local_launcher_s_fitness(
     slurm_cluster: LocalSlurm,  # noqa: F811
     tiny_lm_bin: Path,  # noqa: F811
@@ -122,6 +123,7 @@ def test_a_cancelled_job_is_a_lost_worker_retried_then_failed(
     assert "launcher.max_retries = 1" in trial.error
 
 
+@pytest.mark.slow  # minutes on 2 cores: kept out of make test (CI), run by make test-all
 def test_a_driver_killed_while_jobs_run_reattaches_on_resume(
     slurm_cluster: LocalSlurm,  # noqa: F811
     tiny_lm_bin: Path,  # noqa: F811

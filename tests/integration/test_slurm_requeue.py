@@ -146,6 +146,7 @@ def test_a_job_requeued_while_its_trial_runs_finishes_once_with_its_result(
     assert (trial.fitness, trial.test_ppl) == (reference.fitness, reference.test_ppl)
 
 
+@pytest.mark.slow  # minutes on 2 cores: kept out of make test (CI), run by make test-all
 def test_a_job_at_its_time_limit_checkpoints_requeues_and_completes(
     slurm_cluster: LocalSlurm,  # noqa: F811
     tiny_lm_bin: Path,  # noqa: F811

@@ -2,7 +2,7 @@
 
 Modules (each imported on its own; none imports torch or fairseq):
 
-- :mod:`~evotrans.search.types`    ``TrialRequest`` / ``TrialResult``, ``TrialStatus``, the steps rule
+- :mod:`~evotrans.search.types`    ``TrialRequest``, ``TrialResult``, ``TrialStatus``, steps rule
 - :mod:`~evotrans.search.config`   ``SearchConfig`` (the ``[search]`` table)
 - :mod:`~evotrans.search.registry` the algorithm names and their classes
 - :mod:`~evotrans.search.params`   ``AlgorithmParams`` (each algorithm's own keys)

@@ -117,13 +117,20 @@ def assert_same_translation_model(a, b) -> None:
 
     assert_same_parameters(a, b)
     src, prev = torch.randint(4, 200, (2, 9)), torch.randint(4, 200, (2, 6))
-    lengths = torch.tensor([9, 9])
+    assert_same_outputs(a, b, src, torch.tensor([9, 9]), prev)
+
+
+def assert_same_outputs(a, b, *inputs) -> None:
+    """``a(*inputs)`` and ``b(*inputs)`` give equal outputs in eval and in train mode (the
+    same dropout masks from the same seed)."""
+    import torch
+
     for mode in ("eval", "train"):
         getattr(a, mode)(), getattr(b, mode)()
         torch.manual_seed(1)
-        out_a = a(src, lengths, prev)[0]
+        out_a = a(*inputs)[0]
         torch.manual_seed(1)
-        assert torch.equal(out_a, b(src, lengths, prev)[0]), mode
+        assert torch.equal(out_a, b(*inputs)[0]), mode
 
 
 def run(

@@ -17,7 +17,6 @@ from typing import Optional
 from fairseq.models import register_model, register_model_architecture
 from fairseq.models.transformer import TransformerConfig
 from fairseq.models.transformer_lm import (
-    DEFAULT_MAX_TARGET_POSITIONS,
     TransformerLanguageModelConfig,
     base_lm_architecture,
 )
@@ -25,7 +24,11 @@ from fairseq.utils import safe_getattr
 
 from evotrans.genome import from_compact, without_encoder_attention
 from fairseq_plugins.genomes import resolve_genome
-from fairseq_plugins.models.sublayer_lm import SublayerLanguageModel, sublayer_lm_tiny
+from fairseq_plugins.models.sublayer_lm import (
+    SublayerLanguageModel,
+    default_max_target_positions,
+    sublayer_lm_tiny,
+)
 from fairseq_plugins.modules.evolved_transformer import EvolvedDecoder
 from fairseq_plugins.modules.genome_cell import GenomeDecoder
 
@@ -43,10 +46,7 @@ class GenomeLanguageModelConfig(TransformerLanguageModelConfig):
 
 def _prepare(args) -> None:
     args.decoder_normalize_before = True
-    if safe_getattr(args, "max_target_positions", None) is None:
-        args.max_target_positions = safe_getattr(
-            args, "tokens_per_sample", DEFAULT_MAX_TARGET_POSITIONS
-        )
+    default_max_target_positions(args)
 
 
 @register_model("genome_lm", dataclass=GenomeLanguageModelConfig)

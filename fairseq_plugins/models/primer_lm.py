@@ -22,7 +22,6 @@ from fairseq.distributed import fsdp_wrap
 from fairseq.models import register_model, register_model_architecture
 from fairseq.models.transformer import TransformerConfig, TransformerDecoderBase
 from fairseq.models.transformer_lm import (
-    DEFAULT_MAX_TARGET_POSITIONS,
     TransformerLanguageModel,
     TransformerLanguageModelConfig,
     base_lm_architecture,
@@ -31,7 +30,11 @@ from fairseq.modules.checkpoint_activations import checkpoint_wrapper
 from fairseq.modules.transformer_layer import TransformerDecoderLayerBase
 from fairseq.utils import safe_getattr
 
-from fairseq_plugins.models.sublayer_lm import SublayerLanguageModel, sublayer_lm_tiny
+from fairseq_plugins.models.sublayer_lm import (
+    SublayerLanguageModel,
+    default_max_target_positions,
+    sublayer_lm_tiny,
+)
 from fairseq_plugins.modules.mdha import MultiDConvHeadAttention
 
 
@@ -90,10 +93,7 @@ class PrimerLanguageModel(TransformerLanguageModel):
         """``TransformerLanguageModel.build_model`` with :class:`PrimerDecoder`."""
         if args.decoder_layers_to_keep:
             args.decoder_layers = len(args.decoder_layers_to_keep.split(","))
-        if safe_getattr(args, "max_target_positions", None) is None:
-            args.max_target_positions = safe_getattr(
-                args, "tokens_per_sample", DEFAULT_MAX_TARGET_POSITIONS
-            )
+        default_max_target_positions(args)
         embed_tokens = SublayerLanguageModel.build_lm_embedding(args, task)
         decoder = PrimerDecoder(
             TransformerConfig.from_namespace(args),

@@ -49,6 +49,15 @@ class SublayerLanguageModelConfig(TransformerLanguageModelConfig):
     )
 
 
+def default_max_target_positions(args) -> None:
+    """``--max-target-positions`` defaults to ``--tokens-per-sample``, as in fairseq's
+    ``TransformerLanguageModel.build_model`` (every LM architecture of the plugin)."""
+    if safe_getattr(args, "max_target_positions", None) is None:
+        args.max_target_positions = safe_getattr(
+            args, "tokens_per_sample", DEFAULT_MAX_TARGET_POSITIONS
+        )
+
+
 @register_model("sublayer_lm", dataclass=SublayerLanguageModelConfig)
 class SublayerLanguageModel(TransformerLanguageModel):
     """A decoder-only Transformer LM whose sublayer order is a string."""
@@ -57,10 +66,7 @@ class SublayerLanguageModel(TransformerLanguageModel):
     def build_model(cls, args, task):
         order = lm_decoder_order(args)
         args.decoder_sublayer_order = order
-        if safe_getattr(args, "max_target_positions", None) is None:
-            args.max_target_positions = safe_getattr(
-                args, "tokens_per_sample", DEFAULT_MAX_TARGET_POSITIONS
-            )
+        default_max_target_positions(args)
         embed_tokens = cls.build_lm_embedding(args, task)
         decoder = SublayerDecoder(
             TransformerConfig.from_namespace(args),

@@ -17,6 +17,7 @@ from evotrans.genome import from_compact, genome_params, to_compact
 from evotrans.genome.seeds import primer_ez
 from tests.fairseq_cli import (
     LM_TASK,
+    assert_same_outputs,
     assert_same_parameters,
     build_model,
     fairseq,
@@ -56,13 +57,7 @@ def test_primer_ez_genome_is_primer_ez_lm(demo_lm_bin: Path):
     vocab = len(fixed.decoder.dictionary)
     expected = genome_params(from_compact(PRIMER_2), d=64, vocab=vocab, lm=True)
     assert sum(p.numel() for p in fixed.parameters()) == expected
-    tokens = torch.randint(4, 100, (2, 9))
-    for mode in ("eval", "train"):
-        getattr(fixed, mode)(), getattr(genome, mode)()
-        torch.manual_seed(1)
-        out = fixed(tokens)[0]
-        torch.manual_seed(1)
-        assert torch.equal(out, genome(tokens)[0]), mode
+    assert_same_outputs(fixed, genome, torch.randint(4, 100, (2, 9)))
 
 
 def test_primer_ez_lm_decodes_incrementally_like_its_full_pass(demo_lm_bin: Path):
